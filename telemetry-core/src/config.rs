@@ -1,0 +1,236 @@
+//! Telemetry configuration, parsed once from an injectable environment lookup.
+//!
+//! Nothing here touches the network or spawns threads: [`Config::from_lookup`] turns variables
+//! into a typed value (or an [`InitError`]) so tests never mutate the process environment.
+
+use std::time::Duration;
+
+use crate::error::InitError;
+use crate::resource::parse_resource_attributes;
+
+/// Full OTLP/HTTP URL for metrics, used verbatim.
+pub const GT_OTEL_METRICS_URL: &str = "GT_OTEL_METRICS_URL";
+/// Full OTLP/HTTP URL for logs, used verbatim.
+pub const GT_OTEL_LOGS_URL: &str = "GT_OTEL_LOGS_URL";
+/// `true` switches the whole SDK off, whatever the URLs say (OpenTelemetry standard variable).
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// Extra resource attributes, `k=v,k2=v2`, percent-encoded (OpenTelemetry standard variable).
+pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// Headers sent with every export, `k=v,k2=v2`, percent-encoded (e.g. auth for hosted backends).
+pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// Exporter timeout per request, in milliseconds.
+pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// Periodic metrics export interval, in milliseconds.
+pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// `cumulative` (default), `delta` or `lowmemory`.
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+
+/// Metrics URL used when only the logs URL is set (VictoriaMetrics' OTLP ingestion).
+pub const DEFAULT_METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
+/// Logs URL used when only the metrics URL is set (VictoriaLogs' OTLP ingestion).
+pub const DEFAULT_LOGS_URL: &str = "http://localhost:9428/insert/opentelemetry/v1/logs";
+/// Default periodic metrics export interval.
+pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Aggregation temporality of exported sums and histograms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TemporalityPreference {
+    /// Sums grow from the process start (the default; what VictoriaMetrics 1.112 stores).
+    #[default]
+    Cumulative,
+    /// Each export carries only what happened since the previous one.
+    Delta,
+    /// Delta for counters and histograms, cumulative for up-down counters.
+    LowMemory,
+}
+
+/// Typed telemetry configuration. Both URLs are `None` exactly when telemetry is disabled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Effective metrics endpoint (the configured one, or the default when only logs is set).
+    pub metrics_url: Option<String>,
+    /// Effective logs endpoint (the configured one, or the default when only metrics is set).
+    pub logs_url: Option<String>,
+    /// Decoded `OTEL_RESOURCE_ATTRIBUTES` pairs, in order.
+    pub resource_attributes: Vec<(String, String)>,
+    /// Decoded `OTEL_EXPORTER_OTLP_HEADERS` pairs.
+    pub headers: Vec<(String, String)>,
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`, when set; the profile's default otherwise.
+    pub export_timeout: Option<Duration>,
+    /// Periodic metrics export interval.
+    pub export_interval: Duration,
+    /// Temporality of exported sums.
+    pub temporality: TemporalityPreference,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// See [`Config::from_lookup`].
+    pub fn from_env() -> Result<Self, InitError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the configuration through `lookup` (a variable name to its value).
+    ///
+    /// Empty values count as unset. When both URLs are unset, or `OTEL_SDK_DISABLED=true`, the
+    /// result is disabled and nothing else is parsed.
+    ///
+    /// # Errors
+    /// A URL that is not an absolute `http://` or `https://` URL, or an unparsable number in
+    /// one of the numeric variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let disabled = get(OTEL_SDK_DISABLED).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let (metrics, logs) = (get(GT_OTEL_METRICS_URL), get(GT_OTEL_LOGS_URL));
+        if disabled || (metrics.is_none() && logs.is_none()) {
+            return Ok(Self::disabled());
+        }
+        let metrics_url = metrics.unwrap_or_else(|| DEFAULT_METRICS_URL.to_owned());
+        let logs_url = logs.unwrap_or_else(|| DEFAULT_LOGS_URL.to_owned());
+        validate_url(GT_OTEL_METRICS_URL, &metrics_url)?;
+        validate_url(GT_OTEL_LOGS_URL, &logs_url)?;
+        let millis = |key: &'static str| -> Result<Option<Duration>, InitError> {
+            get(key)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map(Duration::from_millis)
+                        .map_err(|_| InitError::InvalidNumber { variable: key, value: v })
+                })
+                .transpose()
+        };
+        let temporality = match get(OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("cumulative") => TemporalityPreference::Cumulative,
+            Some("delta") => TemporalityPreference::Delta,
+            Some("lowmemory") => TemporalityPreference::LowMemory,
+            Some(other) => {
+                return Err(InitError::InvalidTemporality { value: other.to_owned() });
+            }
+        };
+        Ok(Self {
+            metrics_url: Some(metrics_url),
+            logs_url: Some(logs_url),
+            resource_attributes: get(OTEL_RESOURCE_ATTRIBUTES)
+                .map(|raw| parse_resource_attributes(&raw))
+                .unwrap_or_default(),
+            headers: get(OTEL_EXPORTER_OTLP_HEADERS)
+                .map(|raw| parse_resource_attributes(&raw))
+                .unwrap_or_default(),
+            export_timeout: millis(OTEL_EXPORTER_OTLP_TIMEOUT)?,
+            export_interval: millis(OTEL_METRIC_EXPORT_INTERVAL)?
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_EXPORT_INTERVAL),
+            temporality,
+        })
+    }
+
+    /// The disabled configuration: no URLs, nothing exported.
+    #[must_use]
+    pub fn disabled() -> Self {
+        Self {
+            metrics_url: None,
+            logs_url: None,
+            resource_attributes: Vec::new(),
+            headers: Vec::new(),
+            export_timeout: None,
+            export_interval: DEFAULT_EXPORT_INTERVAL,
+            temporality: TemporalityPreference::Cumulative,
+        }
+    }
+
+    /// Whether this configuration exports anything.
+    #[must_use]
+    pub fn is_enabled(&self) -> bool {
+        self.metrics_url.is_some() || self.logs_url.is_some()
+    }
+}
+
+/// Checks what the HTTP client would otherwise reject later, on an export thread, silently.
+fn validate_url(variable: &'static str, url: &str) -> Result<(), InitError> {
+    let invalid = |reason: &str| InitError::InvalidUrl {
+        variable,
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| invalid("it must start with http:// or https://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.is_empty() || host.starts_with(':') {
+        return Err(invalid("it has no host"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("it contains whitespace or control characters"));
+    }
+    if let Some((_, port)) = host.rsplit_once(':').filter(|_| !host.ends_with(']')) {
+        if port.parse::<u16>().is_err() {
+            return Err(invalid("its port is not a number between 0 and 65535"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, InitError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn both_unset_is_disabled() {
+        assert!(!config(&[]).unwrap().is_enabled());
+        assert!(!config(&[(GT_OTEL_LOGS_URL, "  ")]).unwrap().is_enabled());
+    }
+
+    #[test]
+    fn sdk_disabled_switch_wins_over_urls() {
+        let c = config(&[(GT_OTEL_LOGS_URL, "http://x/l"), (OTEL_SDK_DISABLED, "TRUE")]).unwrap();
+        assert!(!c.is_enabled());
+    }
+
+    #[test]
+    fn one_url_set_fills_the_other_with_its_default() {
+        let c = config(&[(GT_OTEL_LOGS_URL, "http://127.0.0.1:1/l")]).unwrap();
+        assert_eq!(c.metrics_url.as_deref(), Some(DEFAULT_METRICS_URL));
+        assert_eq!(c.logs_url.as_deref(), Some("http://127.0.0.1:1/l"));
+        let c = config(&[(GT_OTEL_METRICS_URL, "http://127.0.0.1:1/m")]).unwrap();
+        assert_eq!(c.logs_url.as_deref(), Some(DEFAULT_LOGS_URL));
+    }
+
+    #[test]
+    fn malformed_urls_are_typed_errors() {
+        for bad in ["localhost:8428", "ftp://x/y", "http://", "http://:80/x", "http://h:99999/x"] {
+            let err = config(&[(GT_OTEL_METRICS_URL, bad)]).unwrap_err();
+            assert!(matches!(err, InitError::InvalidUrl { .. }), "{bad}: {err}");
+            assert!(err.to_string().contains(GT_OTEL_METRICS_URL), "{err}");
+        }
+    }
+
+    #[test]
+    fn numbers_and_temporality_parse() {
+        let c = config(&[
+            (GT_OTEL_LOGS_URL, "http://h/l"),
+            (OTEL_EXPORTER_OTLP_TIMEOUT, "250"),
+            (OTEL_METRIC_EXPORT_INTERVAL, "1000"),
+            (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, "Delta"),
+        ])
+        .unwrap();
+        assert_eq!(c.export_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(c.export_interval, Duration::from_secs(1));
+        assert_eq!(c.temporality, TemporalityPreference::Delta);
+        assert!(config(&[(GT_OTEL_LOGS_URL, "http://h/l"), (OTEL_EXPORTER_OTLP_TIMEOUT, "1s")])
+            .is_err());
+    }
+}

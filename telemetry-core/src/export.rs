@@ -1,0 +1,89 @@
+//! Exporter wrappers that turn export failures into at most one stderr line per signal.
+//!
+//! The SDK's own diagnostics (its `internal-logs` feature) are compiled out of this workspace,
+//! so they can neither flood stderr nor loop back into the exported logs; these wrappers are
+//! the one place a dead backend becomes visible to the operator.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter};
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+
+/// Prints the first failure of one signal's exports and stays silent afterwards.
+#[derive(Debug)]
+pub(crate) struct WarnOnce {
+    signal: &'static str,
+    url: String,
+    warned: Arc<AtomicBool>,
+}
+
+impl WarnOnce {
+    pub(crate) fn new(signal: &'static str, url: &str) -> Self {
+        Self { signal, url: url.to_owned(), warned: Arc::new(AtomicBool::new(false)) }
+    }
+
+    fn check<E: fmt::Display>(&self, result: Result<(), E>) -> Result<(), E> {
+        if let Err(err) = &result {
+            if !self.warned.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "gt: warning: telemetry {} export to {} failed: {err} (telemetry is best-effort; \
+                     further {} export failures in this process are not reported)",
+                    self.signal, self.url, self.signal
+                );
+            }
+        }
+        result
+    }
+}
+
+/// A metrics exporter that reports its first failure once on stderr.
+pub(crate) struct WarningMetricExporter<E> {
+    pub(crate) inner: E,
+    pub(crate) warn: WarnOnce,
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for WarningMetricExporter<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        self.warn.check(self.inner.export(metrics).await)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
+}
+
+/// A logs exporter that reports its first failure once on stderr.
+#[derive(Debug)]
+pub(crate) struct WarningLogExporter<E> {
+    pub(crate) inner: E,
+    pub(crate) warn: WarnOnce,
+}
+
+impl<E: LogExporter> LogExporter for WarningLogExporter<E> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        self.warn.check(self.inner.export(batch).await)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}

@@ -1,0 +1,294 @@
+//! The metrics and logs providers behind one handle, and their bounded shutdown.
+//!
+//! No async runtime: the OTLP exporters use the blocking HTTP client from the SDK's dedicated
+//! export threads (one for the periodic metrics reader, one for the batch log processor).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use opentelemetry::logs::LoggerProvider as _;
+use opentelemetry::metrics::{Meter, MeterProvider as _};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::metrics::{
+    Instrument, PeriodicReader, SdkMeterProvider, Stream, Temporality,
+};
+
+use crate::config::{Config, TemporalityPreference};
+use crate::error::{InitError, ShutdownError};
+use crate::export::{WarnOnce, WarningLogExporter, WarningMetricExporter};
+use crate::resource::build_resource;
+
+/// Instrumentation scope name of the meter and logger handed out by [`Provider`].
+pub const SCOPE_NAME: &str = "gastown";
+
+/// Distinct attribute sets kept per instrument before new ones fold into the SDK's overflow
+/// series (`otel.metric.overflow = true`). Bounds memory for unbounded attributes (`session`).
+pub const CARDINALITY_LIMIT: usize = 2000;
+
+/// How exports behave when the backend is slow or gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Short-lived CLI commands: no retries, 1 s exporter timeout, so a dead backend costs at
+    /// most about one timeout at exit (metrics and logs shut down in parallel).
+    #[default]
+    OneShot,
+    /// Long-running commands: the SDK's recommended retries (3, exponential backoff) and a
+    /// 10 s exporter timeout; data survives short backend outages.
+    Daemon,
+}
+
+impl Profile {
+    fn default_timeout(self) -> Duration {
+        match self {
+            Self::OneShot => Duration::from_secs(1),
+            Self::Daemon => Duration::from_secs(10),
+        }
+    }
+
+    fn retry_policy(self) -> opentelemetry_otlp::RetryPolicy {
+        match self {
+            Self::OneShot => opentelemetry_otlp::RetryPolicy::disabled(),
+            Self::Daemon => opentelemetry_otlp::RetryPolicy::recommended(),
+        }
+    }
+}
+
+/// Who is sending: the resource's `service.name` and `service.version`.
+#[derive(Debug, Clone, Copy)]
+pub struct Service<'a> {
+    /// `service.name` (`gastown` for `gt`).
+    pub name: &'a str,
+    /// `service.version`.
+    pub version: &'a str,
+}
+
+/// Live metrics and logs providers exporting over OTLP/HTTP protobuf.
+///
+/// Cloning is cheap and clones share the providers. Dropping a `Provider` never blocks:
+/// the SDK providers are only shut down by [`Provider::shutdown`], within its deadline.
+#[derive(Clone)]
+pub struct Provider {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    meter_provider: SdkMeterProvider,
+    logger_provider: SdkLoggerProvider,
+    meter: Meter,
+    logger: SdkLogger,
+    instance_id: String,
+    shut_down: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The SDK providers shut down (and may export, up to the exporter timeout) when their
+        // last reference drops. Leak them instead: their export threads end with the process.
+        std::mem::forget(self.meter_provider.clone());
+        std::mem::forget(self.logger_provider.clone());
+    }
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider").field("instance_id", &self.inner.instance_id).finish()
+    }
+}
+
+impl Provider {
+    /// Builds providers for an enabled `config`. Not global: tests build one per receiver;
+    /// applications use [`crate::init`].
+    ///
+    /// # Errors
+    /// [`InitError::Exporter`] when the exporter refuses its configuration, or
+    /// [`InitError::InvalidUrl`] when `config` is disabled (it has no URL to send to).
+    pub fn build(config: &Config, service: Service<'_>, profile: Profile) -> Result<Self, InitError> {
+        let (Some(metrics_url), Some(logs_url)) = (&config.metrics_url, &config.logs_url) else {
+            return Err(InitError::InvalidUrl {
+                variable: crate::config::GT_OTEL_METRICS_URL,
+                url: String::new(),
+                reason: "telemetry is disabled (no URL configured)".to_owned(),
+            });
+        };
+        let instance_id = uuid::Uuid::new_v4().to_string();
+        let resource =
+            build_resource(service.name, service.version, &instance_id, &config.resource_attributes);
+        let timeout = config.export_timeout.unwrap_or_else(|| profile.default_timeout());
+        let headers: std::collections::HashMap<String, String> =
+            config.headers.iter().cloned().collect();
+        let exporter_error = |signal: &'static str| {
+            move |e: opentelemetry_otlp::ExporterBuildError| InitError::Exporter {
+                signal,
+                message: e.to_string(),
+            }
+        };
+
+        let metric_exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(metrics_url.clone())
+            .with_timeout(timeout)
+            .with_headers(headers.clone())
+            .with_retry_policy(profile.retry_policy())
+            .with_temporality(match config.temporality {
+                TemporalityPreference::Cumulative => Temporality::Cumulative,
+                TemporalityPreference::Delta => Temporality::Delta,
+                TemporalityPreference::LowMemory => Temporality::LowMemory,
+            })
+            .build()
+            .map_err(exporter_error("metrics"))?;
+        let log_exporter = opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(logs_url.clone())
+            .with_timeout(timeout)
+            .with_headers(headers)
+            .with_retry_policy(profile.retry_policy())
+            .build()
+            .map_err(exporter_error("logs"))?;
+
+        let reader = PeriodicReader::builder(WarningMetricExporter {
+            inner: metric_exporter,
+            warn: WarnOnce::new("metrics", metrics_url),
+        })
+        .with_interval(config.export_interval)
+        .build();
+        let meter_provider = SdkMeterProvider::builder()
+            .with_resource(resource.clone())
+            .with_reader(reader)
+            .with_view(|_: &Instrument| {
+                Stream::builder().with_cardinality_limit(CARDINALITY_LIMIT).build().ok()
+            })
+            .build();
+        let logger_provider = SdkLoggerProvider::builder()
+            .with_resource(resource)
+            .with_log_processor(
+                BatchLogProcessor::builder(WarningLogExporter {
+                    inner: log_exporter,
+                    warn: WarnOnce::new("logs", logs_url),
+                })
+                .build(),
+            )
+            .build();
+        let meter = meter_provider.meter(SCOPE_NAME);
+        let logger = logger_provider.logger(SCOPE_NAME);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                meter_provider,
+                logger_provider,
+                meter,
+                logger,
+                instance_id,
+                shut_down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The meter (scope [`SCOPE_NAME`]) for instruments.
+    #[must_use]
+    pub fn meter(&self) -> &Meter {
+        &self.inner.meter
+    }
+
+    /// The logger (scope [`SCOPE_NAME`]) for log records.
+    #[must_use]
+    pub fn logger(&self) -> &SdkLogger {
+        &self.inner.logger
+    }
+
+    /// The SDK meter provider, for callers that need their own scope (runtime metrics).
+    #[must_use]
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.inner.meter_provider
+    }
+
+    /// The SDK logger provider, for bridges (the `tracing` layer in the recorder).
+    #[must_use]
+    pub fn logger_provider(&self) -> &SdkLoggerProvider {
+        &self.inner.logger_provider
+    }
+
+    /// This process's `service.instance.id` (a UUID v4 on the resource of every export).
+    #[must_use]
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+
+    /// Exports pending logs and the current metrics now, returning within `deadline`.
+    ///
+    /// # Errors
+    /// [`ShutdownError::DeadlineExceeded`] if the exporters were still busy at the deadline
+    /// (they go on in the background), [`ShutdownError::Export`] if one reported a failure.
+    pub fn force_flush(&self, deadline: Duration) -> Result<(), ShutdownError> {
+        self.in_parallel(deadline, |i| i.meter_provider.force_flush(), |i| {
+            i.logger_provider.force_flush()
+        })
+    }
+
+    /// Flushes logs, makes a final metrics export and stops both providers, returning within
+    /// `deadline` whatever the backend does (refuses, answers 500, or never answers).
+    /// Idempotent: calls after the first return `Ok(())` at once.
+    ///
+    /// # Errors
+    /// As [`Provider::force_flush`]; abandoned data is lost, never retried later.
+    pub fn shutdown(&self, deadline: Duration) -> Result<(), ShutdownError> {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.in_parallel(deadline, |i| i.meter_provider.shutdown(), move |i| {
+            i.logger_provider.shutdown_with_timeout(deadline)
+        })
+    }
+
+    /// Whether [`Provider::shutdown`] has been called.
+    #[must_use]
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.shut_down.load(Ordering::Acquire)
+    }
+
+    /// Runs the metrics and logs operations on two threads and waits for both, up to
+    /// `deadline`. The SDK's metrics shutdown ignores its timeout, hence the threads.
+    fn in_parallel(
+        &self,
+        deadline: Duration,
+        metrics: impl FnOnce(&Inner) -> OTelSdkResult + Send + 'static,
+        logs: impl FnOnce(&Inner) -> OTelSdkResult + Send + 'static,
+    ) -> Result<(), ShutdownError> {
+        let started = Instant::now();
+        let (tx, rx) = mpsc::channel();
+        let jobs: [(&'static str, Box<dyn FnOnce(&Inner) -> OTelSdkResult + Send>); 2] =
+            [("metrics", Box::new(metrics)), ("logs", Box::new(logs))];
+        for (signal, job) in jobs {
+            let (inner, tx) = (Arc::clone(&self.inner), tx.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("gt-otel-{signal}-flush"))
+                .spawn(move || {
+                    let result = job(&inner);
+                    let _ = tx.send((signal, result));
+                });
+            if let Err(err) = spawned {
+                return Err(ShutdownError::Export { signal, message: err.to_string() });
+            }
+        }
+        drop(tx);
+        let mut first_error = None;
+        for _ in 0..2 {
+            let left = deadline.saturating_sub(started.elapsed());
+            match rx.recv_timeout(left) {
+                Ok((_, Ok(()))) => {}
+                Ok((signal, Err(err))) => {
+                    first_error.get_or_insert(ShutdownError::Export {
+                        signal,
+                        message: err.to_string(),
+                    });
+                }
+                Err(_) => return Err(ShutdownError::DeadlineExceeded(deadline)),
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
