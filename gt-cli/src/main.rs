@@ -1,1 +1,24 @@
-fn main() {}
+//! `gt`: Gas Town's command-line entry points for telemetry.
+//!
+//! A thin binary: argument definitions ([`args`]), settings resolved once ([`settings`]), and
+//! the commands that use them ([`commands`]). Logic that can be tested without a process lives
+//! in the library crates. Telemetry is best-effort: no telemetry failure changes an exit code.
+
+mod args;
+mod commands;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("gt: error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

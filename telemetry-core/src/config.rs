@@ -82,7 +82,11 @@ impl Config {
     /// A URL that is not an absolute `http://` or `https://` URL, or an unparsable number in
     /// one of the numeric variables.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
-        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |key: &str| {
+            lookup(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let disabled = get(OTEL_SDK_DISABLED).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let (metrics, logs) = (get(GT_OTEL_METRICS_URL), get(GT_OTEL_LOGS_URL));
         if disabled || (metrics.is_none() && logs.is_none()) {
@@ -95,9 +99,12 @@ impl Config {
         let millis = |key: &'static str| -> Result<Option<Duration>, InitError> {
             get(key)
                 .map(|v| {
-                    v.parse::<u64>()
-                        .map(Duration::from_millis)
-                        .map_err(|_| InitError::InvalidNumber { variable: key, value: v })
+                    v.parse::<u64>().map(Duration::from_millis).map_err(|_| {
+                        InitError::InvalidNumber {
+                            variable: key,
+                            value: v,
+                        }
+                    })
                 })
                 .transpose()
         };
@@ -109,7 +116,9 @@ impl Config {
             Some("delta") => TemporalityPreference::Delta,
             Some("lowmemory") => TemporalityPreference::LowMemory,
             Some(other) => {
-                return Err(InitError::InvalidTemporality { value: other.to_owned() });
+                return Err(InitError::InvalidTemporality {
+                    value: other.to_owned(),
+                });
             }
         };
         Ok(Self {
@@ -183,8 +192,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, InitError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -196,7 +207,11 @@ mod tests {
 
     #[test]
     fn sdk_disabled_switch_wins_over_urls() {
-        let c = config(&[(GT_OTEL_LOGS_URL, "http://x/l"), (OTEL_SDK_DISABLED, "TRUE")]).unwrap();
+        let c = config(&[
+            (GT_OTEL_LOGS_URL, "http://x/l"),
+            (OTEL_SDK_DISABLED, "TRUE"),
+        ])
+        .unwrap();
         assert!(!c.is_enabled());
     }
 
@@ -211,7 +226,13 @@ mod tests {
 
     #[test]
     fn malformed_urls_are_typed_errors() {
-        for bad in ["localhost:8428", "ftp://x/y", "http://", "http://:80/x", "http://h:99999/x"] {
+        for bad in [
+            "localhost:8428",
+            "ftp://x/y",
+            "http://",
+            "http://:80/x",
+            "http://h:99999/x",
+        ] {
             let err = config(&[(GT_OTEL_METRICS_URL, bad)]).unwrap_err();
             assert!(matches!(err, InitError::InvalidUrl { .. }), "{bad}: {err}");
             assert!(err.to_string().contains(GT_OTEL_METRICS_URL), "{err}");
@@ -230,7 +251,12 @@ mod tests {
         assert_eq!(c.export_timeout, Some(Duration::from_millis(250)));
         assert_eq!(c.export_interval, Duration::from_secs(1));
         assert_eq!(c.temporality, TemporalityPreference::Delta);
-        assert!(config(&[(GT_OTEL_LOGS_URL, "http://h/l"), (OTEL_EXPORTER_OTLP_TIMEOUT, "1s")])
-            .is_err());
+        assert!(
+            config(&[
+                (GT_OTEL_LOGS_URL, "http://h/l"),
+                (OTEL_EXPORTER_OTLP_TIMEOUT, "1s")
+            ])
+            .is_err()
+        );
     }
 }

@@ -26,7 +26,11 @@ pub(crate) struct WarnOnce {
 
 impl WarnOnce {
     pub(crate) fn new(signal: &'static str, url: &str) -> Self {
-        Self { signal, url: url.to_owned(), warned: Arc::new(AtomicBool::new(false)) }
+        Self {
+            signal,
+            url: url.to_owned(),
+            warned: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     fn check<E: fmt::Display>(&self, result: Result<(), E>) -> Result<(), E> {

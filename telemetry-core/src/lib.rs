@@ -51,8 +51,11 @@ static GLOBAL: OnceLock<Option<Provider>> = OnceLock::new();
 /// later calls return `Ok(None)`.
 pub fn init(service_name: &str, service_version: &str) -> Result<Option<Provider>, InitError> {
     init_with(
-        || Config::from_env(),
-        Service { name: service_name, version: service_version },
+        Config::from_env,
+        Service {
+            name: service_name,
+            version: service_version,
+        },
         Profile::OneShot,
     )
 }

@@ -22,6 +22,9 @@ use crate::error::{InitError, ShutdownError};
 use crate::export::{WarnOnce, WarningLogExporter, WarningMetricExporter};
 use crate::resource::build_resource;
 
+/// One signal's flush or shutdown, run on its own thread.
+type Job = Box<dyn FnOnce(&Inner) -> OTelSdkResult + Send>;
+
 /// Instrumentation scope name of the meter and logger handed out by [`Provider`].
 pub const SCOPE_NAME: &str = "gastown";
 
@@ -95,7 +98,9 @@ impl Drop for Inner {
 
 impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Provider").field("instance_id", &self.inner.instance_id).finish()
+        f.debug_struct("Provider")
+            .field("instance_id", &self.inner.instance_id)
+            .finish()
     }
 }
 
@@ -106,7 +111,11 @@ impl Provider {
     /// # Errors
     /// [`InitError::Exporter`] when the exporter refuses its configuration, or
     /// [`InitError::InvalidUrl`] when `config` is disabled (it has no URL to send to).
-    pub fn build(config: &Config, service: Service<'_>, profile: Profile) -> Result<Self, InitError> {
+    pub fn build(
+        config: &Config,
+        service: Service<'_>,
+        profile: Profile,
+    ) -> Result<Self, InitError> {
         let (Some(metrics_url), Some(logs_url)) = (&config.metrics_url, &config.logs_url) else {
             return Err(InitError::InvalidUrl {
                 variable: crate::config::GT_OTEL_METRICS_URL,
@@ -115,9 +124,15 @@ impl Provider {
             });
         };
         let instance_id = uuid::Uuid::new_v4().to_string();
-        let resource =
-            build_resource(service.name, service.version, &instance_id, &config.resource_attributes);
-        let timeout = config.export_timeout.unwrap_or_else(|| profile.default_timeout());
+        let resource = build_resource(
+            service.name,
+            service.version,
+            &instance_id,
+            &config.resource_attributes,
+        );
+        let timeout = config
+            .export_timeout
+            .unwrap_or_else(|| profile.default_timeout());
         let headers: std::collections::HashMap<String, String> =
             config.headers.iter().cloned().collect();
         let exporter_error = |signal: &'static str| {
@@ -161,7 +176,10 @@ impl Provider {
             .with_resource(resource.clone())
             .with_reader(reader)
             .with_view(|_: &Instrument| {
-                Stream::builder().with_cardinality_limit(CARDINALITY_LIMIT).build().ok()
+                Stream::builder()
+                    .with_cardinality_limit(CARDINALITY_LIMIT)
+                    .build()
+                    .ok()
             })
             .build();
         let logger_provider = SdkLoggerProvider::builder()
@@ -224,9 +242,11 @@ impl Provider {
     /// [`ShutdownError::DeadlineExceeded`] if the exporters were still busy at the deadline
     /// (they go on in the background), [`ShutdownError::Export`] if one reported a failure.
     pub fn force_flush(&self, deadline: Duration) -> Result<(), ShutdownError> {
-        self.in_parallel(deadline, |i| i.meter_provider.force_flush(), |i| {
-            i.logger_provider.force_flush()
-        })
+        self.in_parallel(
+            deadline,
+            |i| i.meter_provider.force_flush(),
+            |i| i.logger_provider.force_flush(),
+        )
     }
 
     /// Flushes logs, makes a final metrics export and stops both providers, returning within
@@ -239,9 +259,11 @@ impl Provider {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.in_parallel(deadline, |i| i.meter_provider.shutdown(), move |i| {
-            i.logger_provider.shutdown_with_timeout(deadline)
-        })
+        self.in_parallel(
+            deadline,
+            |i| i.meter_provider.shutdown(),
+            move |i| i.logger_provider.shutdown_with_timeout(deadline),
+        )
     }
 
     /// Whether [`Provider::shutdown`] has been called.
@@ -260,7 +282,7 @@ impl Provider {
     ) -> Result<(), ShutdownError> {
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();
-        let jobs: [(&'static str, Box<dyn FnOnce(&Inner) -> OTelSdkResult + Send>); 2] =
+        let jobs: [(&'static str, Job); 2] =
             [("metrics", Box::new(metrics)), ("logs", Box::new(logs))];
         for (signal, job) in jobs {
             let (inner, tx) = (Arc::clone(&self.inner), tx.clone());
@@ -271,7 +293,10 @@ impl Provider {
                     let _ = tx.send((signal, result));
                 });
             if let Err(err) = spawned {
-                return Err(ShutdownError::Export { signal, message: err.to_string() });
+                return Err(ShutdownError::Export {
+                    signal,
+                    message: err.to_string(),
+                });
             }
         }
         drop(tx);

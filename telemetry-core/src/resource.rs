@@ -20,12 +20,18 @@ use percent_encoding::percent_decode_str;
 pub fn parse_resource_attributes(raw: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for pair in raw.split(',') {
-        let Some((key, value)) = pair.split_once('=') else { continue };
-        let key = percent_decode_str(key.trim()).decode_utf8_lossy().into_owned();
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let key = percent_decode_str(key.trim())
+            .decode_utf8_lossy()
+            .into_owned();
         if key.is_empty() {
             continue;
         }
-        let value = percent_decode_str(value.trim()).decode_utf8_lossy().into_owned();
+        let value = percent_decode_str(value.trim())
+            .decode_utf8_lossy()
+            .into_owned();
         match out.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => out.push((key, value)),
@@ -103,7 +109,10 @@ mod tests {
     #[test]
     fn skips_malformed_pairs_and_keeps_last_duplicate() {
         let parsed = parse_resource_attributes("novalue,=empty,k=1,k=2,,ok=");
-        assert_eq!(parsed, vec![("k".into(), "2".into()), ("ok".into(), String::new())]);
+        assert_eq!(
+            parsed,
+            vec![("k".into(), "2".into()), ("ok".into(), String::new())]
+        );
     }
 
     #[test]

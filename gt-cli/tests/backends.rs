@@ -1,0 +1,108 @@
+//! Read-back tests against real VictoriaMetrics and VictoriaLogs on their default ports.
+//!
+//! They run only with `GT_IT_BACKENDS=1` (set by `.ci/run` after `.ci/start-backends.sh`), so
+//! `cargo test` stays offline for contributors. The HTTP status of an export proves nothing
+//! (VictoriaMetrics 1.112 answers 200 and drops delta sums and out-of-retention samples): the
+//! read-back through the query APIs is the test.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
+const VM: &str = "http://127.0.0.1:8428";
+const VL: &str = "http://127.0.0.1:9428";
+
+fn backends_enabled() -> bool {
+    let on = std::env::var("GT_IT_BACKENDS").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!("skipped: set GT_IT_BACKENDS=1 with .ci/start-backends.sh running");
+    }
+    on
+}
+
+/// A value unique to this test run, used as a resource attribute to find our data.
+fn run_tag(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{test}-{}-{nanos}", std::process::id())
+}
+
+fn curl(url: &str, data: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "10", url]);
+    for (key, value) in data {
+        cmd.arg("--data-urlencode").arg(format!("{key}={value}"));
+    }
+    let out = cmd.output().expect("curl runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `probe` until it returns Some, up to `deadline`.
+fn poll<T>(deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        if let Some(found) = probe() {
+            return Some(found);
+        }
+        if started.elapsed() > deadline {
+            return None;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}
+
+fn gt_prime(tag: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gt"))
+        .arg("prime")
+        .arg("--no-bd")
+        .env_remove("GT_OTEL_LOGS_URL")
+        .env("GT_OTEL_METRICS_URL", METRICS_URL)
+        .env("GT_ROLE", "gastown/polecats/Toast")
+        .env("OTEL_RESOURCE_ATTRIBUTES", format!("test.run={tag}"))
+        .env_remove("TMUX")
+        .output()
+        .expect("gt runs");
+    assert!(out.status.success(), "gt prime failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "no warning expected: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn five_prime_runs_are_counted_as_five_in_victoriametrics_and_logged_in_victorialogs() {
+    if !backends_enabled() {
+        return;
+    }
+    let tag = run_tag("five-primes");
+    for _ in 0..5 {
+        gt_prime(&tag);
+    }
+    // The documented query (docs/operations.md): each process is its own cumulative series
+    // (service.instance.id), and increase() counts a new series from zero.
+    let query = format!("sum(increase(gastown_prime_total{{test_run=\"{tag}\"}}[1h]))");
+    let count = poll(Duration::from_secs(30), || {
+        curl(&format!("{VM}/internal/force_flush"), &[]);
+        let body = curl(&format!("{VM}/api/v1/query"), &[("query", &query)]);
+        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let value = json["data"]["result"][0]["value"][1].as_str()?.parse::<f64>().ok()?;
+        (value >= 5.0).then_some(value)
+    });
+    assert_eq!(count, Some(5.0), "query {query}");
+
+    let logsql = format!("_msg:prime AND test.run:\"{tag}\"");
+    let lines = poll(Duration::from_secs(30), || {
+        let body = curl(&format!("{VL}/select/logsql/query"), &[("query", &logsql)]);
+        let lines: Vec<serde_json::Value> =
+            body.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        (lines.len() >= 5).then_some(lines)
+    })
+    .expect("five prime records in VictoriaLogs");
+    assert_eq!(lines.len(), 5);
+    for line in &lines {
+        assert_eq!(line["role"], "gastown/polecats/Toast", "{line}");
+        assert_eq!(line["status"], "ok");
+        assert_eq!(line["service.name"], "gastown");
+    }
+}
