@@ -8,12 +8,9 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, Key
 use opentelemetry_proto::tonic::metrics::v1::{self as pb, metric::Data, number_data_point};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
-use serde::de::DeserializeOwned;
 
 use crate::Signal;
-use crate::records::{
-    LogRecord, MetricKind, MetricPoint, PointValue, Span, Temporality, Value,
-};
+use crate::records::{LogRecord, MetricKind, MetricPoint, PointValue, Span, Temporality, Value};
 
 /// What a body decoded to.
 pub(crate) enum Decoded {
@@ -47,7 +44,11 @@ impl Decoded {
 /// The signal a path names, for the paths exporters are configured with
 /// (`/v1/logs`, `/insert/opentelemetry/v1/logs`, `/opentelemetry/api/v1/push`).
 fn signal_from_path(path: &str) -> Option<Signal> {
-    let path = path.split('?').next().unwrap_or_default().to_ascii_lowercase();
+    let path = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if path.contains("logs") {
         Some(Signal::Logs)
     } else if path.contains("metrics") || path.ends_with("/api/v1/push") {
@@ -63,7 +64,12 @@ fn signal_from_path(path: &str) -> Option<Signal> {
 /// signal is tried and the first that yields records wins, preferring one
 /// that re-encodes to the same length (protobuf decoders skip unknown
 /// fields, so a wrong type usually loses bytes).
-pub(crate) fn decode(path: &str, content_type: &str, encoding: Option<&str>, body: &[u8]) -> Decoded {
+pub(crate) fn decode(
+    path: &str,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: &[u8],
+) -> Decoded {
     if encoding.is_some_and(|e| !e.eq_ignore_ascii_case("identity")) {
         return Decoded::Undecodable;
     }
@@ -87,23 +93,32 @@ pub(crate) fn decode(path: &str, content_type: &str, encoding: Option<&str>, bod
 fn decode_as(signal: Signal, path: &str, json: bool, body: &[u8]) -> Option<(Decoded, bool)> {
     Some(match signal {
         Signal::Logs => {
-            let (req, lossless) = parse::<ExportLogsServiceRequest>(json, body)?;
+            let (req, lossless) =
+                parse::<ExportLogsServiceRequest>(json, body, |b| serde_json::from_slice(b))?;
             (Decoded::Logs(flatten_logs(path, req)), lossless)
         }
         Signal::Metrics => {
-            let (req, lossless) = parse::<ExportMetricsServiceRequest>(json, body)?;
+            let (req, lossless) =
+                parse::<ExportMetricsServiceRequest>(json, body, |b| serde_json::from_slice(b))?;
             (Decoded::Metrics(flatten_metrics(path, req)), lossless)
         }
         Signal::Traces => {
-            let (req, lossless) = parse::<ExportTraceServiceRequest>(json, body)?;
+            let (req, lossless) =
+                parse::<ExportTraceServiceRequest>(json, body, |b| serde_json::from_slice(b))?;
             (Decoded::Traces(flatten_spans(path, req)), lossless)
         }
     })
 }
 
-fn parse<M: Message + Default + DeserializeOwned>(json: bool, body: &[u8]) -> Option<(M, bool)> {
+/// `from_json` is `serde_json::from_slice` at a concrete type, which spares
+/// this crate a direct `serde` dependency for the trait bound.
+fn parse<M: Message + Default>(
+    json: bool,
+    body: &[u8],
+    from_json: impl Fn(&[u8]) -> serde_json::Result<M>,
+) -> Option<(M, bool)> {
     if json {
-        serde_json::from_slice(body).ok().map(|m| (m, true))
+        from_json(body).ok().map(|m| (m, true))
     } else {
         let msg = M::decode(body).ok()?;
         let lossless = msg.encoded_len() == body.len();
@@ -118,7 +133,9 @@ fn value(v: AnyValue) -> Option<Value> {
         any_value::Value::IntValue(i) => Value::Int(i),
         any_value::Value::DoubleValue(d) => Value::Double(d),
         any_value::Value::BytesValue(b) => Value::Bytes(b),
-        any_value::Value::ArrayValue(a) => Value::Array(a.values.into_iter().filter_map(value).collect()),
+        any_value::Value::ArrayValue(a) => {
+            Value::Array(a.values.into_iter().filter_map(value).collect())
+        }
         any_value::Value::KvlistValue(kv) => Value::Map(attrs(kv.values)),
         // Dictionary-encoded strings belong to profiles; logs and metrics never use them.
         any_value::Value::StringValueStrindex(_) => return None,
@@ -173,78 +190,65 @@ fn temporality(t: i32) -> Option<Temporality> {
     }
 }
 
-/// What every point of one metric shares.
-struct Shape {
-    kind: MetricKind,
-    temporality: Option<Temporality>,
-    is_monotonic: Option<bool>,
+/// Attributes, value, start and end time of one data point.
+type Point = (Vec<KeyValue>, PointValue, u64, u64);
+
+/// Each of `$points` as a [`Point`], its value computed by `$value` from `$p`.
+macro_rules! points {
+    ($points:expr, |$p:ident| $value:expr) => {
+        $points
+            .into_iter()
+            .map(|$p| {
+                let value = $value;
+                (
+                    $p.attributes,
+                    value,
+                    $p.start_time_unix_nano,
+                    $p.time_unix_nano,
+                )
+            })
+            .collect()
+    };
 }
 
-/// One point before the metric's shared fields are added.
-struct Point {
-    attributes: Vec<KeyValue>,
-    value: PointValue,
-    start: u64,
-    time: u64,
+fn number(v: Option<number_data_point::Value>) -> PointValue {
+    match v {
+        Some(number_data_point::Value::AsInt(i)) => PointValue::Int(i),
+        Some(number_data_point::Value::AsDouble(d)) => PointValue::Double(d),
+        None => PointValue::Other,
+    }
 }
 
-fn number_points(points: Vec<pb::NumberDataPoint>) -> Vec<Point> {
-    points
-        .into_iter()
-        .map(|p| Point {
-            value: match p.value {
-                Some(number_data_point::Value::AsInt(i)) => PointValue::Int(i),
-                Some(number_data_point::Value::AsDouble(d)) => PointValue::Double(d),
-                None => PointValue::Other,
-            },
-            attributes: p.attributes,
-            start: p.start_time_unix_nano,
-            time: p.time_unix_nano,
-        })
-        .collect()
-}
-
-fn metric_points(data: Data) -> (Shape, Vec<Point>) {
-    let shape = |kind, temporality, is_monotonic| Shape { kind, temporality, is_monotonic };
+/// Kind, temporality, monotonicity and points of one metric.
+fn points(data: Data) -> (MetricKind, Option<Temporality>, Option<bool>, Vec<Point>) {
     match data {
-        Data::Gauge(g) => (shape(MetricKind::Gauge, None, None), number_points(g.data_points)),
-        Data::Sum(s) => (
-            shape(MetricKind::Sum, temporality(s.aggregation_temporality), Some(s.is_monotonic)),
-            number_points(s.data_points),
-        ),
+        Data::Gauge(g) => {
+            let points = points!(g.data_points, |p| number(p.value));
+            (MetricKind::Gauge, None, None, points)
+        }
+        Data::Sum(s) => {
+            let t = temporality(s.aggregation_temporality);
+            let points = points!(s.data_points, |p| number(p.value));
+            (MetricKind::Sum, t, Some(s.is_monotonic), points)
+        }
         Data::Histogram(h) => {
-            let points = h.data_points.into_iter().map(|p| Point {
-                value: PointValue::Histogram {
-                    count: p.count,
-                    sum: p.sum,
-                    bucket_counts: p.bucket_counts,
-                    explicit_bounds: p.explicit_bounds,
-                },
-                attributes: p.attributes,
-                start: p.start_time_unix_nano,
-                time: p.time_unix_nano,
-            });
             let t = temporality(h.aggregation_temporality);
-            (shape(MetricKind::Histogram, t, None), points.collect())
+            let points = points!(h.data_points, |p| PointValue::Histogram {
+                count: p.count,
+                sum: p.sum,
+                bucket_counts: p.bucket_counts,
+                explicit_bounds: p.explicit_bounds,
+            });
+            (MetricKind::Histogram, t, None, points)
         }
         Data::ExponentialHistogram(h) => {
-            let points = h.data_points.into_iter().map(|p| Point {
-                value: PointValue::Other,
-                attributes: p.attributes,
-                start: p.start_time_unix_nano,
-                time: p.time_unix_nano,
-            });
             let t = temporality(h.aggregation_temporality);
-            (shape(MetricKind::ExponentialHistogram, t, None), points.collect())
+            let points = points!(h.data_points, |p| PointValue::Other);
+            (MetricKind::ExponentialHistogram, t, None, points)
         }
         Data::Summary(s) => {
-            let points = s.data_points.into_iter().map(|p| Point {
-                value: PointValue::Other,
-                attributes: p.attributes,
-                start: p.start_time_unix_nano,
-                time: p.time_unix_nano,
-            });
-            (shape(MetricKind::Summary, None, None), points.collect())
+            let points = points!(s.data_points, |p| PointValue::Other);
+            (MetricKind::Summary, None, None, points)
         }
     }
 }
@@ -257,21 +261,23 @@ fn flatten_metrics(path: &str, req: ExportMetricsServiceRequest) -> Vec<MetricPo
             let scope = scope(sm.scope);
             for m in sm.metrics {
                 let Some(data) = m.data else { continue };
-                let (shape, points) = metric_points(data);
-                out.extend(points.into_iter().map(|p| MetricPoint {
-                    path: path.to_owned(),
-                    resource: resource.clone(),
-                    scope: scope.clone(),
-                    name: m.name.clone(),
-                    unit: m.unit.clone(),
-                    description: m.description.clone(),
-                    kind: shape.kind,
-                    temporality: shape.temporality,
-                    is_monotonic: shape.is_monotonic,
-                    attributes: attrs(p.attributes),
-                    value: p.value,
-                    start_time_unix_nano: p.start,
-                    time_unix_nano: p.time,
+                let (kind, temporality, is_monotonic, points) = points(data);
+                out.extend(points.into_iter().map(|(attributes, value, start, time)| {
+                    MetricPoint {
+                        path: path.to_owned(),
+                        resource: resource.clone(),
+                        scope: scope.clone(),
+                        name: m.name.clone(),
+                        unit: m.unit.clone(),
+                        description: m.description.clone(),
+                        kind,
+                        temporality,
+                        is_monotonic,
+                        attributes: attrs(attributes),
+                        value,
+                        start_time_unix_nano: start,
+                        time_unix_nano: time,
+                    }
                 }));
             }
         }
@@ -307,8 +313,14 @@ mod tests {
     #[test]
     fn paths_exporters_use_name_their_signal() {
         assert_eq!(signal_from_path("/v1/logs"), Some(Signal::Logs));
-        assert_eq!(signal_from_path("/insert/opentelemetry/v1/logs"), Some(Signal::Logs));
-        assert_eq!(signal_from_path("/opentelemetry/api/v1/push"), Some(Signal::Metrics));
+        assert_eq!(
+            signal_from_path("/insert/opentelemetry/v1/logs"),
+            Some(Signal::Logs)
+        );
+        assert_eq!(
+            signal_from_path("/opentelemetry/api/v1/push"),
+            Some(Signal::Metrics)
+        );
         assert_eq!(signal_from_path("/v1/metrics?x=1"), Some(Signal::Metrics));
         assert_eq!(signal_from_path("/v1/traces"), Some(Signal::Traces));
         assert_eq!(signal_from_path("/custom/path"), None);
@@ -316,7 +328,12 @@ mod tests {
 
     #[test]
     fn gzip_bodies_are_kept_undecoded() {
-        let d = decode("/v1/logs", "application/x-protobuf", Some("gzip"), b"\x1f\x8b");
+        let d = decode(
+            "/v1/logs",
+            "application/x-protobuf",
+            Some("gzip"),
+            b"\x1f\x8b",
+        );
         assert!(d.signal().is_none());
     }
 }

@@ -31,31 +31,12 @@ impl Value {
         }
     }
 
-    /// The integer, if this is a [`Value::Int`].
-    #[must_use]
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            Value::Int(i) => Some(*i),
-            _ => None,
-        }
-    }
-
     /// The number as `f64`, if this is a [`Value::Int`] or [`Value::Double`].
     #[must_use]
-    #[allow(clippy::cast_precision_loss)] // Test assertions on telemetry values, not money.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
             Value::Double(d) => Some(*d),
-            _ => None,
-        }
-    }
-
-    /// The boolean, if this is a [`Value::Bool`].
-    #[must_use]
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            Value::Bool(b) => Some(*b),
             _ => None,
         }
     }
@@ -219,7 +200,6 @@ impl MetricPoint {
 
     /// The number of a sum or gauge point, or a histogram's sum.
     #[must_use]
-    #[allow(clippy::cast_precision_loss)] // Test assertions on telemetry values, not money.
     pub fn as_f64(&self) -> Option<f64> {
         match &self.value {
             PointValue::Int(i) => Some(*i as f64),
