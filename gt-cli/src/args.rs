@@ -24,12 +24,33 @@ pub(crate) struct PrimeArgs {
     /// Agent identity (e.g. `gastown/polecats/Toast`); defaults to GT_ROLE, then BD_ACTOR.
     #[arg(long)]
     pub(crate) role: Option<String>,
+    /// The agent's rig; defaults to GT_RIG, then the role's first segment.
+    #[arg(long)]
+    pub(crate) rig: Option<String>,
     /// Prime was invoked from a session hook (recorded as `hook_mode`).
     #[arg(long)]
     pub(crate) hook: bool,
-    /// Do not ask beads (`bd`) for hooked work.
+    /// Use this bead instead of asking bd.
+    #[arg(long)]
+    pub(crate) bead: Option<String>,
+    /// Use this molecule instead of the bead's `attached_molecule`.
+    #[arg(long)]
+    pub(crate) mol: Option<String>,
+    /// The rig the work belongs to (defaults to the agent's rig).
+    #[arg(long)]
+    pub(crate) work_rig: Option<String>,
+    /// Do not ask beads (`bd`) for hooked work; keep the current context.
     #[arg(long)]
     pub(crate) no_bd: bool,
+    /// Ask bd once, even for roles whose hook can lag.
+    #[arg(long)]
+    pub(crate) no_retry: bool,
+    /// The tmux session to inject into (default: the current one, when inside tmux).
+    #[arg(long)]
+    pub(crate) tmux_session: Option<String>,
+    /// Report what would change; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
     /// Print the work context as JSON.
     #[arg(long)]
     pub(crate) json: bool,

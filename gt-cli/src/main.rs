@@ -1,12 +1,11 @@
 //! `gt`: Gas Town's command-line entry points for telemetry.
 //!
-//! A thin binary: argument definitions ([`args`]), settings resolved once ([`settings`]), and
+//! A thin binary: argument definitions ([`args`]), settings resolved once (in each command), and
 //! the commands that use them ([`commands`]). Logic that can be tested without a process lives
 //! in the library crates. Telemetry is best-effort: no telemetry failure changes an exit code.
 
 mod args;
 mod commands;
-mod settings;
 
 use std::process::ExitCode;
 

@@ -66,8 +66,16 @@ fn gt_prime(tag: &str) {
         .env_remove("TMUX")
         .output()
         .expect("gt runs");
-    assert!(out.status.success(), "gt prime failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "no warning expected: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gt prime failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "no warning expected: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -86,7 +94,10 @@ fn five_prime_runs_are_counted_as_five_in_victoriametrics_and_logged_in_victoria
         curl(&format!("{VM}/internal/force_flush"), &[]);
         let body = curl(&format!("{VM}/api/v1/query"), &[("query", &query)]);
         let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let value = json["data"]["result"][0]["value"][1].as_str()?.parse::<f64>().ok()?;
+        let value = json["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse::<f64>()
+            .ok()?;
         (value >= 5.0).then_some(value)
     });
     assert_eq!(count, Some(5.0), "query {query}");
@@ -94,8 +105,10 @@ fn five_prime_runs_are_counted_as_five_in_victoriametrics_and_logged_in_victoria
     let logsql = format!("_msg:prime AND test.run:\"{tag}\"");
     let lines = poll(Duration::from_secs(30), || {
         let body = curl(&format!("{VL}/select/logsql/query"), &[("query", &logsql)]);
-        let lines: Vec<serde_json::Value> =
-            body.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let lines: Vec<serde_json::Value> = body
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
         (lines.len() >= 5).then_some(lines)
     })
     .expect("five prime records in VictoriaLogs");

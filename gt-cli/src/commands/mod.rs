@@ -13,10 +13,11 @@ pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Runs one command inside a telemetry session (init before, bounded shutdown after).
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let provider = telemetry_core::init("gastown", env!("CARGO_PKG_VERSION")).unwrap_or_else(|err| {
-        eprintln!("gt: warning: telemetry disabled: {err}");
-        None
-    });
+    let provider =
+        telemetry_core::init("gastown", env!("CARGO_PKG_VERSION")).unwrap_or_else(|err| {
+            eprintln!("gt: warning: telemetry disabled: {err}");
+            None
+        });
     let result = match cli.command {
         Command::Prime(args) => prime::run(&args),
     };

@@ -1,0 +1,106 @@
+//! Injecting the work context into the agent's tmux session, so every process started later in
+//! that session inherits it. tmux finds its server through `$TMUX`, as inside a real session.
+
+use std::ffi::OsString;
+use std::process::{Command, Stdio};
+
+use telemetry_recorder::WorkContext;
+
+/// The variables `gt prime` owns in the tmux session, with their values from `ctx`.
+pub fn work_variables(ctx: &WorkContext) -> [(&'static str, &str); 3] {
+    [
+        ("GT_WORK_RIG", &ctx.rig),
+        ("GT_WORK_BEAD", &ctx.bead),
+        ("GT_WORK_MOL", &ctx.mol),
+    ]
+}
+
+/// A tmux command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TmuxError {
+    /// tmux could not be started.
+    #[error("could not run tmux: {0}")]
+    Spawn(#[from] std::io::Error),
+    /// tmux answered with an error.
+    #[error("`tmux {args}` failed: {stderr}")]
+    Failed {
+        /// The arguments.
+        args: String,
+        /// Its stderr, trimmed.
+        stderr: String,
+    },
+}
+
+/// The tmux client.
+#[derive(Debug, Clone)]
+pub struct Tmux {
+    bin: OsString,
+}
+
+impl Default for Tmux {
+    fn default() -> Self {
+        Self { bin: "tmux".into() }
+    }
+}
+
+impl Tmux {
+    /// Runs `tmux args…` (arguments passed separately: no shell ever sees a value).
+    fn run(&self, args: &[&str]) -> Result<String, TmuxError> {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout)
+                .trim_end_matches('\n')
+                .to_owned())
+        } else {
+            Err(TmuxError::Failed {
+                args: args.join(" "),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            })
+        }
+    }
+
+    /// The name of the session this process runs in.
+    ///
+    /// # Errors
+    /// When tmux fails (not inside tmux, server gone).
+    pub fn current_session(&self) -> Result<String, TmuxError> {
+        self.run(&["display-message", "-p", "#{session_name}"])
+    }
+
+    /// Sets (or, for an empty value, unsets) each GT_WORK_* variable in `session`.
+    ///
+    /// # Errors
+    /// The first tmux failure; variables before it were already set.
+    pub fn inject(&self, session: &str, ctx: &WorkContext) -> Result<(), TmuxError> {
+        for (key, value) in work_variables(ctx) {
+            if value.is_empty() {
+                match self.run(&["set-environment", "-t", session, "-u", key]) {
+                    // Unsetting a variable the session never had is not an error for us.
+                    Err(TmuxError::Failed { stderr, .. })
+                        if stderr.contains("unknown variable") => {}
+                    other => other.map(drop)?,
+                }
+            } else {
+                self.run(&["set-environment", "-t", session, key, value])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The session's value of `key`, if set (for checks and tests).
+    ///
+    /// # Errors
+    /// When tmux fails.
+    pub fn show(&self, session: &str, key: &str) -> Result<Option<String>, TmuxError> {
+        match self.run(&["show-environment", "-t", session, key]) {
+            Ok(line) => Ok(line.strip_prefix(&format!("{key}=")).map(str::to_owned)),
+            Err(TmuxError::Failed { stderr, .. }) if stderr.contains("unknown variable") => {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+}

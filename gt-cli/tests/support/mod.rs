@@ -1,0 +1,176 @@
+//! Shared test fixtures: a `gt` command with a clean environment, a fake `bd` script, and a
+//! private tmux server.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the fixtures"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A `gt` command with a clean telemetry and identity environment.
+pub(crate) fn gt() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gt"));
+    for (var, _) in std::env::vars() {
+        if var.starts_with("GT_") || var.starts_with("OTEL_") || var.starts_with("BD_") {
+            cmd.env_remove(&var);
+        }
+    }
+    for var in ["TMUX", "TMUX_PANE"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs and asserts success.
+pub(crate) fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("gt runs");
+    assert!(
+        out.status.success(),
+        "gt failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A fake `bd` on disk whose answers a test controls, and that logs its arguments.
+pub(crate) struct FakeBd {
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl FakeBd {
+    /// `script` is the body of a POSIX shell script; `$LOG` is the invocation log, `$N` the
+    /// number of this invocation (1-based).
+    pub(crate) fn new(script: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bd");
+        let log = dir.path().join("calls.log");
+        let body = format!(
+            "#!/bin/sh\nLOG='{}'\nprintf '%s\\n' \"$*\" >> \"$LOG\"\nN=$(wc -l < \"$LOG\")\n{script}\n",
+            log.display()
+        );
+        std::fs::write(&path, body).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Self { dir }
+    }
+
+    pub(crate) fn path(&self) -> PathBuf {
+        self.dir.path().join("bd")
+    }
+
+    /// The argument lines bd was called with.
+    pub(crate) fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A JSON answer of `bd list --json` with one issue.
+pub(crate) fn one_issue(id: &str, title: &str, description: &str) -> String {
+    serde_json::json!([{
+        "id": id, "title": title, "status": "hooked",
+        "assignee": "gastown/polecats/Toast", "description": description, "priority": 2
+    }])
+    .to_string()
+}
+
+/// A private tmux server (`tmux -L NAME`) with one detached session, killed on drop.
+pub(crate) struct TmuxServer {
+    pub(crate) name: String,
+    pub(crate) session: String,
+    pub(crate) socket: PathBuf,
+}
+
+static SERVERS: AtomicUsize = AtomicUsize::new(0);
+
+impl TmuxServer {
+    pub(crate) fn start(session: &str) -> Self {
+        let name = format!(
+            "gt-test-{}-{}",
+            std::process::id(),
+            SERVERS.fetch_add(1, Ordering::Relaxed)
+        );
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &name,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                "80",
+                "-y",
+                "24",
+            ])
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux is installed");
+        assert!(status.success(), "tmux new-session failed");
+        let socket = Self::tmux_out(
+            &name,
+            &["display-message", "-p", "-t", session, "#{socket_path}"],
+        );
+        Self {
+            name,
+            session: session.to_owned(),
+            socket: PathBuf::from(socket),
+        }
+    }
+
+    fn tmux_out(name: &str, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(name)
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim_end_matches('\n')
+            .to_owned()
+    }
+
+    /// `$TMUX` as a process inside this server's session would see it.
+    pub(crate) fn tmux_env(&self) -> String {
+        format!("{},{},0", self.socket.display(), std::process::id())
+    }
+
+    /// The session's value of `key` (None when unset).
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
+        let line = Self::tmux_out(&self.name, &["show-environment", "-t", &self.session, key]);
+        line.strip_prefix(&format!("{key}=")).map(str::to_owned)
+    }
+
+    pub(crate) fn set(&self, key: &str, value: &str) {
+        Self::tmux_out(
+            &self.name,
+            &["set-environment", "-t", &self.session, key, value],
+        );
+    }
+}
+
+impl Drop for TmuxServer {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.name, "kill-server"])
+            .status();
+    }
+}
+
+/// The path of a file inside `dir`.
+pub(crate) fn file_in(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
