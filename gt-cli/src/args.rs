@@ -16,6 +16,43 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Resolve this agent's work context, attribute later telemetry to it, and emit `prime`.
     Prime(PrimeArgs),
+    /// Run bd with the telemetry environment and record the call as `bd.call`.
+    Bd(BdArgs),
+    /// Telemetry tools: check the configuration, emit an event by hand.
+    #[command(subcommand)]
+    Otel(OtelCommand),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+/// Options of `gt bd`.
+#[derive(Debug, Args)]
+pub(crate) struct BdArgs {
+    /// Arguments passed to bd verbatim (put them after `--`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub(crate) args: Vec<String>,
+}
+
+/// `gt otel` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OtelCommand {
+    /// Show the effective telemetry configuration and reach each endpoint with a real OTLP request.
+    Doctor(DoctorArgs),
+}
+
+/// Options of `gt otel doctor`.
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// Per-endpoint bound on the probe, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) timeout_ms: u64,
+}
+
+/// Options of `gt completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// Options of `gt prime`.

@@ -82,32 +82,44 @@ impl Bd {
     /// Every invocation, successful or not, is recorded as `bd.call` with its duration.
     ///
     /// # Errors
-    /// [`BdError`] when bd cannot start, fails, or exceeds the timeout.
+    /// [`BdError`] when bd cannot start, exits unsuccessfully, or exceeds the timeout.
     pub fn run(&self, args: &[&str]) -> Result<Vec<u8>, BdError> {
-        let started = Instant::now();
-        let result = self.run_unrecorded(args);
-        let duration = started.elapsed();
-        match &result {
-            Ok((stdout, stderr)) => {
-                telemetry_recorder::record_bd_call(args, duration, Ok(()), stdout, stderr);
-            }
-            Err((err, stdout, stderr)) => {
-                telemetry_recorder::record_bd_call(args, duration, Err(err), stdout, stderr);
-            }
+        let run = self.invoke(args)?;
+        match run.failure {
+            None => Ok(run.stdout),
+            Some(err) => Err(err),
         }
-        result.map(|(stdout, _)| stdout).map_err(|(err, _, _)| err)
     }
 
-    /// Runs bd and returns (stdout, stderr), or the error with whatever output there was.
-    #[allow(
-        clippy::type_complexity,
-        reason = "a private pair of outputs beside an error"
-    )]
-    fn run_unrecorded(
-        &self,
-        args: &[&str],
-    ) -> Result<(Vec<u8>, Vec<u8>), (BdError, Vec<u8>, Vec<u8>)> {
-        let joined = args.join(" ");
+    /// Runs `bd args…` with the telemetry environment applied, records `bd.call`, and returns
+    /// everything bd produced, whatever its exit status.
+    ///
+    /// # Errors
+    /// [`BdError`] only when bd cannot start or exceeds the timeout.
+    pub fn invoke(&self, args: &[&str]) -> Result<BdRun, BdError> {
+        let started = Instant::now();
+        let result = self.spawn_and_wait(args);
+        let duration = started.elapsed();
+        match &result {
+            Ok(run) => {
+                let outcome = match &run.failure {
+                    Some(err) => Err(err as &dyn std::fmt::Display),
+                    None => Ok(()),
+                };
+                telemetry_recorder::record_bd_call(
+                    args,
+                    duration,
+                    outcome,
+                    &run.stdout,
+                    &run.stderr,
+                );
+            }
+            Err(err) => telemetry_recorder::record_bd_call(args, duration, Err(err), &[], &[]),
+        }
+        result
+    }
+
+    fn spawn_and_wait(&self, args: &[&str]) -> Result<BdRun, BdError> {
         let mut child = Command::new(&self.bin)
             .args(args)
             .with_gt_telemetry()
@@ -115,54 +127,62 @@ impl Bd {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| {
-                (
-                    BdError::Spawn {
-                        bin: self.bin(),
-                        source,
-                    },
-                    Vec::new(),
-                    Vec::new(),
-                )
+            .map_err(|source| BdError::Spawn {
+                bin: self.bin(),
+                source,
             })?;
         // Read both pipes on their own threads so a chatty bd cannot block on a full pipe.
         let readers = [
             child.stdout.take().map(drain),
             child.stderr.take().map(drain),
         ];
-        let status = match child.wait_timeout(self.timeout) {
-            Ok(Some(status)) => Ok(status),
+        let waited = child.wait_timeout(self.timeout);
+        if !matches!(waited, Ok(Some(_))) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let [stdout, stderr] = readers.map(|r| r.and_then(|h| h.join().ok()).unwrap_or_default());
+        let status = match waited {
+            Ok(Some(status)) => status,
             Ok(None) | Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(BdError::TimedOut {
+                return Err(BdError::TimedOut {
                     bin: self.bin(),
-                    args: joined.clone(),
+                    args: args.join(" "),
                     timeout: self.timeout,
-                })
+                });
             }
         };
-        let [stdout, stderr] = readers.map(|r| r.and_then(|h| h.join().ok()).unwrap_or_default());
-        match status {
-            Ok(status) if status.success() => Ok((stdout, stderr)),
-            Ok(status) => {
-                let first_line = String::from_utf8_lossy(&stderr)
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("(no stderr)")
-                    .trim()
-                    .to_owned();
-                let err = BdError::Failed {
-                    bin: self.bin(),
-                    args: joined,
-                    status: status.to_string(),
-                    stderr: first_line,
-                };
-                Err((err, stdout, stderr))
-            }
-            Err(err) => Err((err, stdout, stderr)),
-        }
+        let failure = (!status.success()).then(|| BdError::Failed {
+            bin: self.bin(),
+            args: args.join(" "),
+            status: status.to_string(),
+            stderr: String::from_utf8_lossy(&stderr)
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("(no stderr)")
+                .to_owned(),
+        });
+        Ok(BdRun {
+            status,
+            stdout,
+            stderr,
+            failure,
+        })
     }
+}
+
+/// What one bd invocation produced.
+#[derive(Debug)]
+pub struct BdRun {
+    /// Its exit status.
+    pub status: std::process::ExitStatus,
+    /// Everything it wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr.
+    pub stderr: Vec<u8>,
+    /// The failure, when it exited unsuccessfully.
+    pub failure: Option<BdError>,
 }
 
 fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {

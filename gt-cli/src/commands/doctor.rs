@@ -1,0 +1,182 @@
+//! `gt otel doctor`: the effective configuration, a real OTLP request to each endpoint, and
+//! whether tmux and bd can be found. Exits 1 when an enabled endpoint cannot be reached.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use telemetry_core::Config;
+use telemetry_core::config::{GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL};
+use telemetry_recorder::settings as gates;
+
+use crate::args::DoctorArgs;
+
+/// Runs the checks and prints one line per finding.
+pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            println!("configuration: INVALID: {err}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut healthy = true;
+    if config.is_enabled() {
+        println!("telemetry: on");
+    } else {
+        println!(
+            "telemetry: off ({GT_OTEL_METRICS_URL} and {GT_OTEL_LOGS_URL} unset, or OTEL_SDK_DISABLED=true)"
+        );
+    }
+    let timeout = Duration::from_millis(args.timeout_ms);
+    for (signal, var, url) in [
+        ("metrics", GT_OTEL_METRICS_URL, &config.metrics_url),
+        ("logs", GT_OTEL_LOGS_URL, &config.logs_url),
+    ] {
+        let Some(url) = url else { continue };
+        let source = if env(var).is_some() {
+            format!("from {var}")
+        } else {
+            format!("default; {var} unset")
+        };
+        match probe(url, &config.headers, timeout) {
+            Ok((status, took)) if (200..300).contains(&status) => {
+                println!(
+                    "{signal}: {url} ({source}): reachable, HTTP {status} in {} ms",
+                    took.as_millis()
+                );
+            }
+            Ok((status, took)) => {
+                healthy = false;
+                println!(
+                    "{signal}: {url} ({source}): UNHEALTHY, HTTP {status} in {} ms",
+                    took.as_millis()
+                );
+            }
+            Err(err) => {
+                healthy = false;
+                println!("{signal}: {url} ({source}): UNREACHABLE: {err}");
+            }
+        }
+    }
+    if config.is_enabled() {
+        let names: Vec<&str> = config.headers.iter().map(|(k, _)| k.as_str()).collect();
+        println!(
+            "headers: {}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ") + " (values hidden)"
+            }
+        );
+        let resource: Vec<String> = config
+            .resource_attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "resource attributes: {}",
+            if resource.is_empty() {
+                "none".to_owned()
+            } else {
+                resource.join(", ")
+            }
+        );
+        println!(
+            "export: interval {} ms, temporality {:?}, exporter timeout {}",
+            config.export_interval.as_millis(),
+            config.temporality,
+            config.export_timeout.map_or(
+                "default (1000 ms one-shot, 10000 ms daemon)".to_owned(),
+                |t| format!("{} ms", t.as_millis())
+            )
+        );
+    }
+    let on: Vec<&str> = [
+        gates::GT_LOG_BD_OUTPUT,
+        gates::GT_LOG_PROMPT_KEYS,
+        gates::GT_LOG_MAIL_BODY,
+        gates::GT_LOG_PRIME_CONTEXT,
+        gates::GT_LOG_AGENT_OUTPUT,
+        gates::GT_LOG_PANE_OUTPUT,
+    ]
+    .into_iter()
+    .filter(|g| env(g).is_some_and(|v| v.eq_ignore_ascii_case("true")))
+    .collect();
+    println!(
+        "content gates on: {}",
+        if on.is_empty() {
+            "none".to_owned()
+        } else {
+            on.join(", ")
+        }
+    );
+    let bd = env(gt_cli::bd::GT_BD_BIN).unwrap_or_else(|| "bd".to_owned());
+    println!(
+        "bd: {}",
+        found(&bd).map_or(
+            format!("{bd} NOT FOUND (gt prime cannot look up work)"),
+            |p| p.display().to_string()
+        )
+    );
+    println!(
+        "tmux: {}",
+        found("tmux").map_or("NOT FOUND (work context is not injected)".to_owned(), |p| p
+            .display()
+            .to_string())
+    );
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// POSTs an empty OTLP protobuf export request (a valid, empty `Export*ServiceRequest`) and
+/// returns the HTTP status and the round-trip time.
+fn probe(
+    url: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> Result<(u16, Duration), String> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/x-protobuf")
+        .body(Vec::new());
+    for (key, value) in headers {
+        request = request.header(key, value);
+    }
+    let started = Instant::now();
+    match request.send() {
+        Ok(response) => Ok((response.status().as_u16(), started.elapsed())),
+        Err(err) if err.is_timeout() => Err(format!("no answer within {} ms", timeout.as_millis())),
+        Err(err) => Err(error_chain(&err)),
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The path a program name resolves to through PATH (or itself when it holds a slash).
+fn found(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Path::new(program).is_file().then(|| PathBuf::from(program));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}

@@ -1,0 +1,115 @@
+//! `gt otel doctor`, `gt bd` and `gt completions` as real processes.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use otlp_capture::{Mode, Receiver};
+use support::{FakeBd, gt, run_ok};
+
+fn doctor(url: &str) -> (bool, String, Duration) {
+    let started = Instant::now();
+    let out = gt()
+        .args(["otel", "doctor", "--timeout-ms", "300"])
+        .env("GT_OTEL_METRICS_URL", url)
+        .env("GT_OTEL_LOGS_URL", url)
+        .env(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20secret",
+        )
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn doctor_reports_a_live_receiver_with_a_real_otlp_request() {
+    let receiver = Receiver::start().unwrap();
+    let (ok, stdout, _) = doctor(&receiver.url("/v1/probe"));
+    assert!(ok, "{stdout}");
+    assert_eq!(stdout.matches("reachable, HTTP 200").count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("authorization (values hidden)") && !stdout.contains("secret"),
+        "{stdout}"
+    );
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path == "/v1/probe" && r.content_type == "application/x-protobuf")
+    );
+    assert_eq!(requests[0].header("authorization"), Some("Bearer secret"));
+}
+
+#[test]
+fn doctor_fails_on_a_refused_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (ok, stdout, _) = doctor(&format!("http://127.0.0.1:{port}/v1/logs"));
+    assert!(!ok);
+    assert_eq!(stdout.matches("UNREACHABLE").count(), 2, "{stdout}");
+}
+
+#[test]
+fn doctor_is_bounded_on_a_hanging_endpoint() {
+    let receiver = Receiver::start_with(Mode::Hang).unwrap();
+    let (ok, stdout, took) = doctor(&receiver.url("/v1/hang"));
+    assert!(!ok);
+    assert!(stdout.contains("no answer within 300 ms"), "{stdout}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn doctor_reports_500_as_unhealthy_and_off_as_off() {
+    let receiver = Receiver::start_with(Mode::Status(500)).unwrap();
+    let (ok, stdout, _) = doctor(&receiver.url("/v1/x"));
+    assert!(!ok && stdout.contains("UNHEALTHY, HTTP 500"), "{stdout}");
+    let out = run_ok(gt().args(["otel", "doctor"]));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("telemetry: off"));
+}
+
+#[test]
+fn gt_bd_forwards_output_and_exit_code_and_records_the_call() {
+    let bd = FakeBd::new("echo \"out:$*\"; echo 'err line' >&2; exit 3");
+    let receiver = Receiver::start().unwrap();
+    let out = gt()
+        .args(["bd", "--", "show", "gt-1", "--json"])
+        .env("GT_BD_BIN", bd.path())
+        .env("GT_OTEL_LOGS_URL", receiver.url("/v1/logs"))
+        .env("GT_OTEL_METRICS_URL", receiver.url("/v1/metrics"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "out:show gt-1 --json\n"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("err line"));
+    let logs = receiver.wait_for_logs(1, Duration::from_secs(10));
+    let call = logs
+        .iter()
+        .find(|r| r.body_str() == Some("bd.call"))
+        .expect("bd.call");
+    assert_eq!(call.str_attr("subcommand"), Some("show"));
+    assert_eq!(call.str_attr("args"), Some("show gt-1 --json"));
+    assert_eq!(call.str_attr("status"), Some("error"));
+    assert!(
+        call.attr("stdout").is_none(),
+        "bd output is gated by GT_LOG_BD_OUTPUT"
+    );
+}
+
+#[test]
+fn completions_are_generated() {
+    let out = run_ok(gt().args(["completions", "bash"]));
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("prime") && script.contains("doctor"));
+}
