@@ -13,6 +13,9 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    // Before any thread exists (the exporters start in `init`): children that gt spawns by any
+    // route inherit the telemetry environment. A bad configuration is reported once, by init.
+    let _ = telemetry_subprocess::set_process_otel_attrs();
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {

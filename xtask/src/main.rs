@@ -1,19 +1,126 @@
 //! `cargo xtask`: repository automation in plain Rust (no shell scripts to rot).
-//!
-//! Subcommands grow with the issues: `audit` (docs and code agree) and `bench` come later.
 
-use std::process::ExitCode;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or(manifest.clone(), PathBuf::from)
+}
 
 fn main() -> ExitCode {
-    let task = std::env::args().nth(1).unwrap_or_default();
-    match task.as_str() {
-        "help" | "" => {
-            println!("cargo xtask <task>\n\ntasks:\n  help    this text");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("audit") => audit(args.iter().any(|a| a == "--fix")),
+        Some("bench") => bench(),
+        Some("catalog") => {
+            match serde_json::to_string_pretty(telemetry_recorder::catalog()) {
+                Ok(json) => println!("{json}"),
+                Err(err) => eprintln!("xtask: {err}"),
+            }
             ExitCode::SUCCESS
         }
-        other => {
+        None | Some("help" | "--help" | "-h") => {
+            println!(
+                "cargo xtask <task>\n\ntasks:\n  audit [--fix]  docs/ and code agree (--fix rewrites the generated tables)\n  bench          run the benchmarks and print a table\n  catalog        print the recorder's catalogue as JSON"
+            );
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
             eprintln!("xtask: unknown task {other:?}; try `cargo xtask help`");
             ExitCode::from(2)
         }
+    }
+}
+
+fn audit(fix: bool) -> ExitCode {
+    match xtask::audit::run(&root(), fix) {
+        Ok(findings) if findings.is_empty() => {
+            println!("audit: docs and code agree");
+            ExitCode::SUCCESS
+        }
+        Ok(findings) => {
+            for finding in &findings {
+                eprintln!("{finding}");
+            }
+            eprintln!("audit: {} finding(s)", findings.len());
+            ExitCode::from(1)
+        }
+        Err(err) => {
+            eprintln!("audit: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs every benchmark briefly and prints criterion's summary lines as a table.
+fn bench() -> ExitCode {
+    let benches = [
+        ("telemetry-recorder", "record"),
+        ("telemetry-runtime", "observe"),
+        ("agent-transcripts", "parse"),
+    ];
+    println!("| crate | bench | result |\n|---|---|---|");
+    let mut ok = true;
+    for (krate, bench) in benches {
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "bench",
+                "-p",
+                krate,
+                "--bench",
+                bench,
+                "--",
+                "--warm-up-time",
+                "1",
+                "--measurement-time",
+                "3",
+            ])
+            .current_dir(root())
+            .output();
+        match out {
+            Ok(out) if out.status.success() => {
+                let text = String::from_utf8_lossy(&out.stdout);
+                let mut name = String::new();
+                for line in text.lines() {
+                    let trimmed = line.trim();
+                    if !line.starts_with(' ')
+                        && !trimmed.is_empty()
+                        && !trimmed.starts_with("Benchmarking")
+                    {
+                        name = trimmed
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned();
+                    }
+                    if let Some(rest) = trimmed
+                        .strip_prefix("time:")
+                        .or_else(|| trimmed.strip_prefix("thrpt:"))
+                    {
+                        println!("| {krate} | {name} | {} |", rest.trim());
+                    }
+                }
+            }
+            Ok(out) => {
+                ok = false;
+                println!(
+                    "| {krate} | {bench} | FAILED: {} |",
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                );
+            }
+            Err(err) => {
+                ok = false;
+                println!("| {krate} | {bench} | could not run cargo: {err} |");
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
