@@ -1,0 +1,913 @@
+//! The catalogue: every event and instrument this crate records, as static data.
+//!
+//! It is the single source the recorder builds its instruments and record bodies from, the
+//! record functions' tests are driven by, and the docs audit compares `docs/data-model.md`
+//! against. [`catalog()`] serialises to JSON with `serde`. This module describes; it must not
+//! record anything or read the environment.
+
+use serde::Serialize;
+
+use crate::settings::{
+    GT_LOG_AGENT_OUTPUT, GT_LOG_BD_OUTPUT, GT_LOG_MAIL_BODY, GT_LOG_PANE_OUTPUT,
+    GT_LOG_PRIME_CONTEXT, GT_LOG_PROMPT_KEYS,
+};
+
+/// The OTLP type of a log attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttrKind {
+    /// `stringValue`.
+    Str,
+    /// `intValue` (64-bit signed; counts saturate at `i64::MAX`).
+    Int,
+    /// `doubleValue`.
+    Double,
+    /// `boolValue`.
+    Bool,
+}
+
+/// When an attribute is on a record (its gate, if any, applies as well).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// On every record of the event, empty strings included.
+    Always,
+    /// Only when the caller supplied it (a mail message, an optional token count).
+    WhenGiven,
+    /// Omitted when its value is empty (correlation attributes).
+    OmittedWhenEmpty,
+}
+
+/// One log attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AttrSpec {
+    /// Attribute key, exactly as exported.
+    pub name: &'static str,
+    /// Value type.
+    pub kind: AttrKind,
+    /// Environment variable that must be `true` for the attribute to be recorded.
+    pub gate: Option<&'static str>,
+    /// When the attribute is present.
+    pub presence: Presence,
+}
+
+/// How an event's severity is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeverityRule {
+    /// INFO when the outcome is `Ok`, ERROR when it is `Err`.
+    ByOutcome,
+    /// Always INFO.
+    Info,
+}
+
+/// One log event: body, severity, attributes and the instruments it records into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventSpec {
+    /// The record body (a string).
+    pub name: &'static str,
+    /// How the severity is chosen.
+    pub severity: SeverityRule,
+    /// Environment variable that must be `true` for the event to be recorded at all (no
+    /// record, no counter increment otherwise).
+    pub gate: Option<&'static str>,
+    /// The event's own attributes in emission order; [`Catalog::correlation`] comes on top.
+    pub attributes: &'static [AttrSpec],
+    /// The counter incremented by one per event, if any.
+    pub counter: Option<&'static str>,
+    /// Every instrument the event records into (the counter first).
+    pub instruments: &'static [&'static str],
+}
+
+impl EventSpec {
+    /// The attribute `name`.
+    #[must_use]
+    pub fn attribute(&self, name: &str) -> Option<&'static AttrSpec> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+}
+
+/// The kind of a metric instrument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstrumentKind {
+    /// A monotonic sum.
+    Counter,
+    /// An explicit-bucket histogram.
+    Histogram,
+}
+
+/// The number type an instrument records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueType {
+    /// Unsigned integers (exported as `asInt`).
+    U64,
+    /// Floating point (exported as `asDouble`).
+    F64,
+}
+
+/// One metric instrument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct InstrumentSpec {
+    /// Instrument name, exactly as exported.
+    pub name: &'static str,
+    /// Counter or histogram.
+    pub kind: InstrumentKind,
+    /// Number type.
+    pub value_type: ValueType,
+    /// UCUM unit.
+    pub unit: &'static str,
+    /// Description exported with the metric.
+    pub description: &'static str,
+    /// Attribute keys of every data point, in recording order (all strings unless
+    /// [`InstrumentSpec::bool_attributes`] names them).
+    pub attributes: &'static [&'static str],
+    /// The keys of [`InstrumentSpec::attributes`] recorded as booleans.
+    pub bool_attributes: &'static [&'static str],
+    /// The events that record into it.
+    pub recorded_by: &'static [&'static str],
+}
+
+/// Everything this crate records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Catalog {
+    /// Attributes added to every record on top of the event's own (`run.id`, `work_*`), each
+    /// omitted when empty and never duplicated.
+    pub correlation: &'static [AttrSpec],
+    /// Every log event.
+    pub events: &'static [EventSpec],
+    /// Every metric instrument.
+    pub instruments: &'static [InstrumentSpec],
+}
+
+impl Catalog {
+    /// The event `name`.
+    #[must_use]
+    pub fn event(&self, name: &str) -> Option<&'static EventSpec> {
+        self.events.iter().find(|e| e.name == name)
+    }
+
+    /// The instrument `name`.
+    #[must_use]
+    pub fn instrument(&self, name: &str) -> Option<&'static InstrumentSpec> {
+        self.instruments.iter().find(|i| i.name == name)
+    }
+}
+
+/// The catalogue of every event and instrument.
+#[must_use]
+pub fn catalog() -> &'static Catalog {
+    &CATALOG
+}
+
+static CATALOG: Catalog = Catalog {
+    correlation: &[RUN_ID, WORK_RIG, WORK_BEAD, WORK_MOL],
+    events: &[
+        event::BD_CALL,
+        event::SESSION_START,
+        event::SESSION_STOP,
+        event::PROMPT_SEND,
+        event::AGENT_INSTANTIATE,
+        event::MAIL,
+        event::PRIME,
+        event::PRIME_CONTEXT,
+        event::AGENT_STATE_CHANGE,
+        event::POLECAT_SPAWN,
+        event::POLECAT_REMOVE,
+        event::SLING,
+        event::NUDGE,
+        event::DONE,
+        event::DAEMON_RESTART,
+        event::FORMULA_INSTANTIATE,
+        event::CONVOY_CREATE,
+        event::MOL_COOK,
+        event::MOL_WISP,
+        event::MOL_SQUASH,
+        event::MOL_BURN,
+        event::BEAD_CREATE,
+        event::PANE_OUTPUT,
+        event::AGENT_EVENT,
+        event::AGENT_USAGE,
+    ],
+    instruments: &[
+        instrument::BD_CALLS_TOTAL,
+        instrument::SESSION_STARTS_TOTAL,
+        instrument::SESSION_STOPS_TOTAL,
+        instrument::PROMPT_SENDS_TOTAL,
+        instrument::PANE_OUTPUT_TOTAL,
+        instrument::AGENT_EVENTS_TOTAL,
+        instrument::AGENT_INSTANTIATIONS_TOTAL,
+        instrument::PRIME_TOTAL,
+        instrument::AGENT_STATE_CHANGES_TOTAL,
+        instrument::POLECAT_SPAWNS_TOTAL,
+        instrument::POLECAT_REMOVES_TOTAL,
+        instrument::SLING_DISPATCHES_TOTAL,
+        instrument::MAIL_OPERATIONS_TOTAL,
+        instrument::NUDGE_TOTAL,
+        instrument::DONE_TOTAL,
+        instrument::DAEMON_AGENT_RESTARTS_TOTAL,
+        instrument::FORMULA_INSTANTIATIONS_TOTAL,
+        instrument::CONVOY_CREATES_TOTAL,
+        instrument::MOL_COOKS_TOTAL,
+        instrument::MOL_WISPS_TOTAL,
+        instrument::MOL_SQUASHES_TOTAL,
+        instrument::MOL_BURNS_TOTAL,
+        instrument::BEAD_CREATES_TOTAL,
+        instrument::BD_DURATION_MS,
+        instrument::TOKEN_USAGE,
+        instrument::TOKEN_COST_USD,
+    ],
+};
+
+const fn attr(name: &'static str, kind: AttrKind) -> AttrSpec {
+    AttrSpec {
+        name,
+        kind,
+        gate: None,
+        presence: Presence::Always,
+    }
+}
+const fn s(name: &'static str) -> AttrSpec {
+    attr(name, AttrKind::Str)
+}
+const fn int(name: &'static str) -> AttrSpec {
+    attr(name, AttrKind::Int)
+}
+const fn gated(name: &'static str, gate: &'static str) -> AttrSpec {
+    AttrSpec {
+        name,
+        kind: AttrKind::Str,
+        gate: Some(gate),
+        presence: Presence::Always,
+    }
+}
+const fn given(name: &'static str, kind: AttrKind) -> AttrSpec {
+    AttrSpec {
+        name,
+        kind,
+        gate: None,
+        presence: Presence::WhenGiven,
+    }
+}
+const fn unless_empty(name: &'static str) -> AttrSpec {
+    AttrSpec {
+        name,
+        kind: AttrKind::Str,
+        gate: None,
+        presence: Presence::OmittedWhenEmpty,
+    }
+}
+
+/// `run.id`: the context carrier's run id, else `GT_RUN`.
+pub const RUN_ID: AttrSpec = unless_empty("run.id");
+/// `work_rig` from the current work context.
+pub const WORK_RIG: AttrSpec = unless_empty("work_rig");
+/// `work_bead` from the current work context.
+pub const WORK_BEAD: AttrSpec = unless_empty("work_bead");
+/// `work_mol` from the current work context.
+pub const WORK_MOL: AttrSpec = unless_empty("work_mol");
+
+const STATUS: AttrSpec = s("status");
+const ERROR: AttrSpec = s("error");
+
+/// The metric instruments, one constant each.
+pub mod instrument {
+    use super::{InstrumentKind, InstrumentSpec, ValueType};
+
+    const fn counter(
+        name: &'static str,
+        description: &'static str,
+        attributes: &'static [&'static str],
+        recorded_by: &'static [&'static str],
+    ) -> InstrumentSpec {
+        InstrumentSpec {
+            name,
+            kind: InstrumentKind::Counter,
+            value_type: ValueType::U64,
+            unit: "1",
+            description,
+            attributes,
+            bool_attributes: &[],
+            recorded_by,
+        }
+    }
+
+    /// `gastown.bd.calls.total`.
+    pub const BD_CALLS_TOTAL: InstrumentSpec = counter(
+        "gastown.bd.calls.total",
+        "bd invocations",
+        &["status", "subcommand"],
+        &["bd.call"],
+    );
+    /// `gastown.session.starts.total`.
+    pub const SESSION_STARTS_TOTAL: InstrumentSpec = counter(
+        "gastown.session.starts.total",
+        "Agent sessions started",
+        &["status", "role"],
+        &["session.start"],
+    );
+    /// `gastown.session.stops.total`.
+    pub const SESSION_STOPS_TOTAL: InstrumentSpec = counter(
+        "gastown.session.stops.total",
+        "Agent sessions stopped",
+        &["status"],
+        &["session.stop"],
+    );
+    /// `gastown.prompt.sends.total`.
+    pub const PROMPT_SENDS_TOTAL: InstrumentSpec = counter(
+        "gastown.prompt.sends.total",
+        "Prompts sent to agent panes",
+        &["status"],
+        &["prompt.send"],
+    );
+    /// `gastown.pane.output.total`.
+    pub const PANE_OUTPUT_TOTAL: InstrumentSpec = counter(
+        "gastown.pane.output.total",
+        "Pane output chunks streamed",
+        &["session"],
+        &["pane.output"],
+    );
+    /// `gastown.agent.events.total`.
+    pub const AGENT_EVENTS_TOTAL: InstrumentSpec = counter(
+        "gastown.agent.events.total",
+        "Agent conversation events (event_type usage for token usage reports)",
+        &["session", "event_type", "role"],
+        &["agent.event", "agent.usage"],
+    );
+    /// `gastown.agent.instantiations.total`.
+    pub const AGENT_INSTANTIATIONS_TOTAL: InstrumentSpec = counter(
+        "gastown.agent.instantiations.total",
+        "Agents instantiated",
+        &["agent_type", "role", "rig"],
+        &["agent.instantiate"],
+    );
+    /// `gastown.prime.total`.
+    pub const PRIME_TOTAL: InstrumentSpec = InstrumentSpec {
+        bool_attributes: &["hook_mode"],
+        ..counter(
+            "gastown.prime.total",
+            "gt prime invocations",
+            &["status", "role", "hook_mode"],
+            &["prime"],
+        )
+    };
+    /// `gastown.agent.state_changes.total`.
+    pub const AGENT_STATE_CHANGES_TOTAL: InstrumentSpec = counter(
+        "gastown.agent.state_changes.total",
+        "Agent state transitions",
+        &["status", "new_state"],
+        &["agent.state_change"],
+    );
+    /// `gastown.polecat.spawns.total`.
+    pub const POLECAT_SPAWNS_TOTAL: InstrumentSpec = counter(
+        "gastown.polecat.spawns.total",
+        "Polecats spawned",
+        &["status"],
+        &["polecat.spawn"],
+    );
+    /// `gastown.polecat.removes.total`.
+    pub const POLECAT_REMOVES_TOTAL: InstrumentSpec = counter(
+        "gastown.polecat.removes.total",
+        "Polecats removed",
+        &["status"],
+        &["polecat.remove"],
+    );
+    /// `gastown.sling.dispatches.total`.
+    pub const SLING_DISPATCHES_TOTAL: InstrumentSpec = counter(
+        "gastown.sling.dispatches.total",
+        "Beads slung to agents",
+        &["status"],
+        &["sling"],
+    );
+    /// `gastown.mail.operations.total`.
+    pub const MAIL_OPERATIONS_TOTAL: InstrumentSpec = counter(
+        "gastown.mail.operations.total",
+        "Mail operations",
+        &["status", "operation"],
+        &["mail"],
+    );
+    /// `gastown.nudge.total`.
+    pub const NUDGE_TOTAL: InstrumentSpec = counter(
+        "gastown.nudge.total",
+        "Nudges sent",
+        &["status"],
+        &["nudge"],
+    );
+    /// `gastown.done.total`.
+    pub const DONE_TOTAL: InstrumentSpec = counter(
+        "gastown.done.total",
+        "gt done invocations",
+        &["status", "exit_type"],
+        &["done"],
+    );
+    /// `gastown.daemon.agent_restarts.total`.
+    pub const DAEMON_AGENT_RESTARTS_TOTAL: InstrumentSpec = counter(
+        "gastown.daemon.agent_restarts.total",
+        "Agents restarted by the daemon",
+        &["agent_type"],
+        &["daemon.restart"],
+    );
+    /// `gastown.formula.instantiations.total`.
+    pub const FORMULA_INSTANTIATIONS_TOTAL: InstrumentSpec = counter(
+        "gastown.formula.instantiations.total",
+        "Formulas instantiated",
+        &["status", "formula"],
+        &["formula.instantiate"],
+    );
+    /// `gastown.convoy.creates.total`.
+    pub const CONVOY_CREATES_TOTAL: InstrumentSpec = counter(
+        "gastown.convoy.creates.total",
+        "Convoys created",
+        &["status"],
+        &["convoy.create"],
+    );
+    /// `gastown.mol.cooks.total`.
+    pub const MOL_COOKS_TOTAL: InstrumentSpec = counter(
+        "gastown.mol.cooks.total",
+        "Molecules cooked",
+        &["status", "formula"],
+        &["mol.cook"],
+    );
+    /// `gastown.mol.wisps.total`.
+    pub const MOL_WISPS_TOTAL: InstrumentSpec = counter(
+        "gastown.mol.wisps.total",
+        "Wisps created",
+        &["status", "formula"],
+        &["mol.wisp"],
+    );
+    /// `gastown.mol.squashes.total`.
+    pub const MOL_SQUASHES_TOTAL: InstrumentSpec = counter(
+        "gastown.mol.squashes.total",
+        "Molecules squashed",
+        &["status"],
+        &["mol.squash"],
+    );
+    /// `gastown.mol.burns.total`.
+    pub const MOL_BURNS_TOTAL: InstrumentSpec = counter(
+        "gastown.mol.burns.total",
+        "Molecules burned",
+        &["status"],
+        &["mol.burn"],
+    );
+    /// `gastown.bead.creates.total`.
+    pub const BEAD_CREATES_TOTAL: InstrumentSpec = counter(
+        "gastown.bead.creates.total",
+        "Beads created",
+        &["mol_source"],
+        &["bead.create"],
+    );
+    /// `gastown.bd.duration_ms`: bd call latency.
+    pub const BD_DURATION_MS: InstrumentSpec = InstrumentSpec {
+        name: "gastown.bd.duration_ms",
+        kind: InstrumentKind::Histogram,
+        value_type: ValueType::F64,
+        unit: "ms",
+        description: "bd call duration",
+        attributes: &["status", "subcommand"],
+        bool_attributes: &[],
+        recorded_by: &["bd.call"],
+    };
+    /// `gastown.token.usage`: tokens per type (`input`, `output`, `cache_read`,
+    /// `cache_creation`).
+    pub const TOKEN_USAGE: InstrumentSpec = InstrumentSpec {
+        unit: "{token}",
+        ..counter(
+            "gastown.token.usage",
+            "Agent tokens used, by type",
+            &["type", "model", "agent_type", "rig", "role"],
+            &["agent.usage"],
+        )
+    };
+    /// `gastown.token.cost_usd`: accumulated agent cost (a monotonic sum).
+    pub const TOKEN_COST_USD: InstrumentSpec = InstrumentSpec {
+        value_type: ValueType::F64,
+        unit: "{USD}",
+        ..counter(
+            "gastown.token.cost_usd",
+            "Agent cost in US dollars",
+            &["rig", "role", "agent_type", "model"],
+            &["agent.usage"],
+        )
+    };
+}
+
+/// The log events, one constant each.
+pub mod event {
+    use super::{
+        AttrKind, AttrSpec, ERROR, EventSpec, GT_LOG_AGENT_OUTPUT, GT_LOG_BD_OUTPUT,
+        GT_LOG_MAIL_BODY, GT_LOG_PANE_OUTPUT, GT_LOG_PRIME_CONTEXT, GT_LOG_PROMPT_KEYS, STATUS,
+        SeverityRule, WORK_BEAD, WORK_MOL, WORK_RIG, attr, gated, given, instrument, int, s,
+    };
+
+    const fn ev(
+        name: &'static str,
+        attributes: &'static [AttrSpec],
+        counter: &'static str,
+    ) -> EventSpec {
+        EventSpec {
+            name,
+            severity: SeverityRule::ByOutcome,
+            gate: None,
+            attributes,
+            counter: Some(counter),
+            instruments: &[],
+        }
+    }
+
+    macro_rules! event {
+        ($name:literal, [$($attr:expr),* $(,)?], $counter:expr) => {
+            EventSpec {
+                instruments: &[$counter.name],
+                ..ev($name, &[$($attr),*], $counter.name)
+            }
+        };
+    }
+
+    /// `bd.call`.
+    pub const BD_CALL: EventSpec = EventSpec {
+        instruments: &[
+            instrument::BD_CALLS_TOTAL.name,
+            instrument::BD_DURATION_MS.name,
+        ],
+        ..ev(
+            "bd.call",
+            &[
+                s("subcommand"),
+                s("args"),
+                attr("duration_ms", AttrKind::Double),
+                STATUS,
+                ERROR,
+                gated("stdout", GT_LOG_BD_OUTPUT),
+                gated("stderr", GT_LOG_BD_OUTPUT),
+            ],
+            instrument::BD_CALLS_TOTAL.name,
+        )
+    };
+    /// `session.start`.
+    pub const SESSION_START: EventSpec = event!(
+        "session.start",
+        [s("session_id"), s("role"), STATUS, ERROR],
+        instrument::SESSION_STARTS_TOTAL
+    );
+    /// `session.stop`.
+    pub const SESSION_STOP: EventSpec = event!(
+        "session.stop",
+        [s("session_id"), STATUS, ERROR],
+        instrument::SESSION_STOPS_TOTAL
+    );
+    /// `prompt.send`.
+    pub const PROMPT_SEND: EventSpec = event!(
+        "prompt.send",
+        [
+            s("session"),
+            int("keys_len"),
+            int("debounce_ms"),
+            STATUS,
+            ERROR,
+            gated("keys", GT_LOG_PROMPT_KEYS),
+        ],
+        instrument::PROMPT_SENDS_TOTAL
+    );
+    /// `agent.instantiate` (always INFO; `run.id` is the spawned agent's).
+    pub const AGENT_INSTANTIATE: EventSpec = EventSpec {
+        severity: SeverityRule::Info,
+        ..event!(
+            "agent.instantiate",
+            [
+                super::RUN_ID,
+                s("instance"),
+                s("town_root"),
+                s("agent_type"),
+                s("role"),
+                s("agent_name"),
+                s("session_id"),
+                s("rig"),
+                s("issue_id"),
+                s("git_branch"),
+                s("git_commit"),
+            ],
+            instrument::AGENT_INSTANTIATIONS_TOTAL
+        )
+    };
+    /// `mail`.
+    pub const MAIL: EventSpec = event!(
+        "mail",
+        [
+            s("operation"),
+            STATUS,
+            ERROR,
+            given("msg.id", AttrKind::Str),
+            given("msg.from", AttrKind::Str),
+            given("msg.to", AttrKind::Str),
+            given("msg.subject", AttrKind::Str),
+            given("msg.thread_id", AttrKind::Str),
+            given("msg.priority", AttrKind::Str),
+            given("msg.type", AttrKind::Str),
+            AttrSpec {
+                gate: Some(GT_LOG_MAIL_BODY),
+                ..given("msg.body", AttrKind::Str)
+            },
+        ],
+        instrument::MAIL_OPERATIONS_TOTAL
+    );
+    /// `prime` (its `work_*` are the correlation attributes, recorded once).
+    pub const PRIME: EventSpec = event!(
+        "prime",
+        [
+            s("role"),
+            attr("hook_mode", AttrKind::Bool),
+            STATUS,
+            ERROR,
+            WORK_RIG,
+            WORK_BEAD,
+            WORK_MOL,
+        ],
+        instrument::PRIME_TOTAL
+    );
+    /// `prime.context` (INFO; only with `GT_LOG_PRIME_CONTEXT=true` and a non-empty formula).
+    pub const PRIME_CONTEXT: EventSpec = EventSpec {
+        name: "prime.context",
+        severity: SeverityRule::Info,
+        gate: Some(GT_LOG_PRIME_CONTEXT),
+        attributes: &[s("role"), attr("hook_mode", AttrKind::Bool), s("formula")],
+        counter: None,
+        instruments: &[],
+    };
+    /// `agent.state_change` (`hook_bead` is `""` when none).
+    pub const AGENT_STATE_CHANGE: EventSpec = event!(
+        "agent.state_change",
+        [s("agent_id"), s("new_state"), s("hook_bead"), STATUS, ERROR],
+        instrument::AGENT_STATE_CHANGES_TOTAL
+    );
+    /// `polecat.spawn`.
+    pub const POLECAT_SPAWN: EventSpec = event!(
+        "polecat.spawn",
+        [s("name"), STATUS, ERROR],
+        instrument::POLECAT_SPAWNS_TOTAL
+    );
+    /// `polecat.remove`.
+    pub const POLECAT_REMOVE: EventSpec = event!(
+        "polecat.remove",
+        [s("name"), STATUS, ERROR],
+        instrument::POLECAT_REMOVES_TOTAL
+    );
+    /// `sling`.
+    pub const SLING: EventSpec = event!(
+        "sling",
+        [s("bead"), s("target"), STATUS, ERROR],
+        instrument::SLING_DISPATCHES_TOTAL
+    );
+    /// `nudge`.
+    pub const NUDGE: EventSpec = event!(
+        "nudge",
+        [s("target"), STATUS, ERROR],
+        instrument::NUDGE_TOTAL
+    );
+    /// `done` (`exit_type` is `COMPLETED`, `ESCALATED` or `DEFERRED`).
+    pub const DONE: EventSpec = event!(
+        "done",
+        [s("exit_type"), STATUS, ERROR],
+        instrument::DONE_TOTAL
+    );
+    /// `daemon.restart` (INFO).
+    pub const DAEMON_RESTART: EventSpec = EventSpec {
+        severity: SeverityRule::Info,
+        ..event!(
+            "daemon.restart",
+            [s("agent_type")],
+            instrument::DAEMON_AGENT_RESTARTS_TOTAL
+        )
+    };
+    /// `formula.instantiate`.
+    pub const FORMULA_INSTANTIATE: EventSpec = event!(
+        "formula.instantiate",
+        [s("formula_name"), s("bead_id"), STATUS, ERROR],
+        instrument::FORMULA_INSTANTIATIONS_TOTAL
+    );
+    /// `convoy.create`.
+    pub const CONVOY_CREATE: EventSpec = event!(
+        "convoy.create",
+        [s("bead_id"), STATUS, ERROR],
+        instrument::CONVOY_CREATES_TOTAL
+    );
+    /// `mol.cook`.
+    pub const MOL_COOK: EventSpec = event!(
+        "mol.cook",
+        [s("formula_name"), STATUS, ERROR],
+        instrument::MOL_COOKS_TOTAL
+    );
+    /// `mol.wisp`.
+    pub const MOL_WISP: EventSpec = event!(
+        "mol.wisp",
+        [
+            s("formula_name"),
+            s("wisp_root_id"),
+            s("bead_id"),
+            STATUS,
+            ERROR
+        ],
+        instrument::MOL_WISPS_TOTAL
+    );
+    /// `mol.squash`.
+    pub const MOL_SQUASH: EventSpec = event!(
+        "mol.squash",
+        [
+            s("mol_id"),
+            int("done_steps"),
+            int("total_steps"),
+            attr("digest_created", AttrKind::Bool),
+            STATUS,
+            ERROR,
+        ],
+        instrument::MOL_SQUASHES_TOTAL
+    );
+    /// `mol.burn`.
+    pub const MOL_BURN: EventSpec = event!(
+        "mol.burn",
+        [s("mol_id"), int("children_closed"), STATUS, ERROR],
+        instrument::MOL_BURNS_TOTAL
+    );
+    /// `bead.create` (INFO).
+    pub const BEAD_CREATE: EventSpec = EventSpec {
+        severity: SeverityRule::Info,
+        ..event!(
+            "bead.create",
+            [s("bead_id"), s("parent_id"), s("mol_source")],
+            instrument::BEAD_CREATES_TOTAL
+        )
+    };
+    /// `pane.output` (INFO; only with `GT_LOG_PANE_OUTPUT=true`).
+    pub const PANE_OUTPUT: EventSpec = EventSpec {
+        severity: SeverityRule::Info,
+        gate: Some(GT_LOG_PANE_OUTPUT),
+        ..event!(
+            "pane.output",
+            [s("session"), s("content")],
+            instrument::PANE_OUTPUT_TOTAL
+        )
+    };
+    /// `agent.event` (INFO; only with `GT_LOG_AGENT_OUTPUT=true`; timestamped with the
+    /// transcript's time).
+    pub const AGENT_EVENT: EventSpec = EventSpec {
+        severity: SeverityRule::Info,
+        gate: Some(GT_LOG_AGENT_OUTPUT),
+        ..event!(
+            "agent.event",
+            [
+                s("session"),
+                s("agent_type"),
+                s("event_type"),
+                s("role"),
+                s("content"),
+                s("native_session_id"),
+            ],
+            instrument::AGENT_EVENTS_TOTAL
+        )
+    };
+    /// `agent.usage` (INFO; timestamped with the transcript's time).
+    pub const AGENT_USAGE: EventSpec = EventSpec {
+        severity: SeverityRule::Info,
+        instruments: &[
+            instrument::AGENT_EVENTS_TOTAL.name,
+            instrument::TOKEN_USAGE.name,
+            instrument::TOKEN_COST_USD.name,
+        ],
+        ..ev(
+            "agent.usage",
+            &[
+                s("session"),
+                s("native_session_id"),
+                int("input_tokens"),
+                int("output_tokens"),
+                int("cache_read_tokens"),
+                int("cache_creation_tokens"),
+                s("model"),
+                attr("cost_usd", AttrKind::Double),
+                given("cache_creation_5m_tokens", AttrKind::Int),
+                given("cache_creation_1h_tokens", AttrKind::Int),
+            ],
+            instrument::AGENT_EVENTS_TOTAL.name,
+        )
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_cross_references_resolve() {
+        let c = catalog();
+        for (i, e) in c.events.iter().enumerate() {
+            assert!(
+                c.events[..i].iter().all(|o| o.name != e.name),
+                "duplicate event {}",
+                e.name
+            );
+            for (j, a) in e.attributes.iter().enumerate() {
+                assert!(
+                    e.attributes[..j].iter().all(|o| o.name != a.name),
+                    "{}: duplicate {}",
+                    e.name,
+                    a.name
+                );
+            }
+            if let Some(counter) = e.counter {
+                assert_eq!(e.instruments.first(), Some(&counter), "{}", e.name);
+            }
+            for name in e.instruments {
+                let inst = c
+                    .instrument(name)
+                    .unwrap_or_else(|| panic!("{}: {name}", e.name));
+                assert!(
+                    inst.recorded_by.contains(&e.name),
+                    "{name} lacks {}",
+                    e.name
+                );
+            }
+        }
+        for (i, inst) in c.instruments.iter().enumerate() {
+            assert!(
+                c.instruments[..i].iter().all(|o| o.name != inst.name),
+                "{}",
+                inst.name
+            );
+            for by in inst.recorded_by {
+                let e = c.event(by).unwrap_or_else(|| panic!("{}: {by}", inst.name));
+                assert!(
+                    e.instruments.contains(&inst.name),
+                    "{by} lacks {}",
+                    inst.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_event_of_the_contract_is_catalogued() {
+        let expected = [
+            "bd.call",
+            "session.start",
+            "session.stop",
+            "prompt.send",
+            "agent.instantiate",
+            "mail",
+            "prime",
+            "prime.context",
+            "agent.state_change",
+            "polecat.spawn",
+            "polecat.remove",
+            "sling",
+            "nudge",
+            "done",
+            "daemon.restart",
+            "formula.instantiate",
+            "convoy.create",
+            "mol.cook",
+            "mol.wisp",
+            "mol.squash",
+            "mol.burn",
+            "bead.create",
+            "pane.output",
+            "agent.event",
+            "agent.usage",
+        ];
+        let names: Vec<_> = catalog().events.iter().map(|e| e.name).collect();
+        assert_eq!(names, expected);
+        assert_eq!(catalog().instruments.len(), 26);
+    }
+
+    #[test]
+    fn outcome_events_carry_status_and_error() {
+        for e in catalog().events {
+            let has = |n| e.attribute(n).is_some();
+            assert_eq!(
+                e.severity == SeverityRule::ByOutcome,
+                has("status") && has("error"),
+                "{}",
+                e.name
+            );
+        }
+    }
+
+    #[test]
+    fn serialises_to_json() {
+        let json = serde_json::to_value(catalog()).unwrap();
+        let first = &json["events"][0];
+        assert_eq!(first["name"], "bd.call");
+        assert_eq!(first["severity"], "by_outcome");
+        assert_eq!(first["attributes"][2]["kind"], "double");
+        assert_eq!(first["attributes"][5]["gate"], "GT_LOG_BD_OUTPUT");
+        let cost = json["instruments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == "gastown.token.cost_usd")
+            .unwrap();
+        assert_eq!(
+            (cost["unit"].as_str(), cost["value_type"].as_str()),
+            (Some("{USD}"), Some("f64"))
+        );
+    }
+}

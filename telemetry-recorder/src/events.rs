@@ -1,0 +1,265 @@
+//! The arguments of the record functions: outcomes, closed vocabularies and the small structs
+//! of the events that carry many values.
+//!
+//! Plain borrowed data, so building one costs nothing when telemetry is off. This module must
+//! not record or read the environment; [`instance_name`] is a pure function.
+
+use std::fmt;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// How an operation ended: `Ok(())`, or `Err` with the error to report.
+///
+/// Records derive `status` (`"ok"`/`"error"`), `error` (`""` or the error's `Display`) and the
+/// severity (INFO/ERROR) from it, so the three always agree.
+pub type Outcome<'a> = Result<(), &'a dyn fmt::Display>;
+
+/// How `gt done` ended (`exit_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExitType {
+    /// `COMPLETED`.
+    Completed,
+    /// `ESCALATED`.
+    Escalated,
+    /// `DEFERRED`.
+    Deferred,
+}
+
+impl ExitType {
+    /// The recorded value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "COMPLETED",
+            Self::Escalated => "ESCALATED",
+            Self::Deferred => "DEFERRED",
+        }
+    }
+}
+
+/// What an agent conversation event is (`event_type` of `agent.event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AgentEventType {
+    /// `text`.
+    Text,
+    /// `tool_use`; content is `<tool name>: <json input>` (see [`tool_use_content`]).
+    ToolUse,
+    /// `tool_result`.
+    ToolResult,
+    /// `thinking`.
+    Thinking,
+}
+
+impl AgentEventType {
+    /// The recorded value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::ToolUse => "tool_use",
+            Self::ToolResult => "tool_result",
+            Self::Thinking => "thinking",
+        }
+    }
+}
+
+/// Who spoke in the conversation (`role` of `agent.event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageRole {
+    /// `assistant`.
+    Assistant,
+    /// `user`.
+    User,
+}
+
+impl MessageRole {
+    /// The recorded value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Assistant => "assistant",
+            Self::User => "user",
+        }
+    }
+}
+
+/// The `content` of a `tool_use` event: `<tool name>: <json input>`.
+#[must_use]
+pub fn tool_use_content(tool_name: &str, json_input: &str) -> String {
+    format!("{tool_name}: {json_input}")
+}
+
+/// The message a `mail` operation handled (its `msg.*` attributes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailMessage<'a> {
+    /// `msg.id`.
+    pub id: &'a str,
+    /// `msg.from`.
+    pub from: &'a str,
+    /// `msg.to`, recorded comma-separated.
+    pub to: &'a [&'a str],
+    /// `msg.subject`.
+    pub subject: &'a str,
+    /// `msg.thread_id`.
+    pub thread_id: &'a str,
+    /// `msg.priority`.
+    pub priority: &'a str,
+    /// `msg.type`.
+    pub kind: &'a str,
+    /// `msg.body`, recorded only with `GT_LOG_MAIL_BODY=true`, truncated to 256 bytes.
+    pub body: &'a str,
+}
+
+/// A spawned agent (`agent.instantiate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentInstance<'a> {
+    /// The spawned agent's own run id (its `GT_RUN`), recorded as `run.id` in place of the
+    /// spawner's; empty omits `run.id`.
+    pub run_id: &'a str,
+    /// Town root path; its basename goes into `instance`.
+    pub town_root: &'a str,
+    /// `agent_type` (`claudecode`, `codex`, …).
+    pub agent_type: &'a str,
+    /// `role`.
+    pub role: &'a str,
+    /// `agent_name`.
+    pub agent_name: &'a str,
+    /// `session_id`.
+    pub session_id: &'a str,
+    /// `rig`.
+    pub rig: &'a str,
+    /// `issue_id`.
+    pub issue_id: &'a str,
+    /// `git_branch`.
+    pub git_branch: &'a str,
+    /// `git_commit`.
+    pub git_commit: &'a str,
+}
+
+/// A molecule squash (`mol.squash`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MolSquash<'a> {
+    /// `mol_id`.
+    pub mol_id: &'a str,
+    /// `done_steps`.
+    pub done_steps: u64,
+    /// `total_steps`.
+    pub total_steps: u64,
+    /// `digest_created`.
+    pub digest_created: bool,
+}
+
+/// One agent conversation event read from a transcript (`agent.event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentEvent<'a> {
+    /// Gas Town session (`session`).
+    pub session: &'a str,
+    /// The agent's own session id (`native_session_id`).
+    pub native_session_id: &'a str,
+    /// `agent_type`.
+    pub agent_type: &'a str,
+    /// `event_type`.
+    pub event_type: AgentEventType,
+    /// `role`.
+    pub role: MessageRole,
+    /// `content`, truncated to `GT_LOG_AGENT_CONTENT_LIMIT`.
+    pub content: &'a str,
+    /// When the transcript says it happened: the record's timestamp.
+    pub timestamp: SystemTime,
+}
+
+/// One token usage report read from a transcript (`agent.usage`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgentUsage<'a> {
+    /// Gas Town session (`session`).
+    pub session: &'a str,
+    /// The agent's own session id (`native_session_id`).
+    pub native_session_id: &'a str,
+    /// `agent_type` on the token metrics.
+    pub agent_type: &'a str,
+    /// `model`.
+    pub model: &'a str,
+    /// Gas Town role, on the metrics.
+    pub role: &'a str,
+    /// Rig, on the token metrics.
+    pub rig: &'a str,
+    /// `input_tokens`.
+    pub input_tokens: u64,
+    /// `output_tokens`.
+    pub output_tokens: u64,
+    /// `cache_read_tokens`.
+    pub cache_read_tokens: u64,
+    /// `cache_creation_tokens`.
+    pub cache_creation_tokens: u64,
+    /// `cache_creation_5m_tokens`, recorded when known.
+    pub cache_creation_5m_tokens: Option<u64>,
+    /// `cache_creation_1h_tokens`, recorded when known.
+    pub cache_creation_1h_tokens: Option<u64>,
+    /// `cost_usd`; added to `gastown.token.cost_usd` when finite and positive.
+    pub cost_usd: f64,
+    /// When the transcript says it happened: the record's timestamp.
+    pub timestamp: SystemTime,
+}
+
+/// The `instance` of `agent.instantiate`: `hostname:basename(town_root)`, the basename alone
+/// without a hostname, the hostname alone when the town root has no basename (`""`, `/`).
+/// An empty hostname counts as none.
+#[must_use]
+pub fn instance_name(hostname: Option<&str>, town_root: &str) -> String {
+    let base = Path::new(town_root)
+        .file_name()
+        .map(|b| b.to_string_lossy())
+        .unwrap_or_default();
+    match hostname.filter(|h| !h.is_empty()) {
+        Some(host) if !base.is_empty() => format!("{host}:{base}"),
+        Some(host) => host.to_owned(),
+        None => base.into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_is_host_colon_town_basename() {
+        assert_eq!(instance_name(Some("box"), "/home/me/gt"), "box:gt");
+        assert_eq!(instance_name(Some("box"), "/home/me/gt/"), "box:gt");
+        assert_eq!(instance_name(Some("box"), "relative/town"), "box:town");
+    }
+
+    #[test]
+    fn instance_without_hostname_is_the_basename() {
+        assert_eq!(instance_name(None, "/home/me/gt"), "gt");
+        assert_eq!(instance_name(Some(""), "/home/me/gt"), "gt");
+    }
+
+    #[test]
+    fn instance_without_basename_is_the_hostname() {
+        assert_eq!(instance_name(Some("box"), "/"), "box");
+        assert_eq!(instance_name(Some("box"), ""), "box");
+        assert_eq!(instance_name(None, ""), "");
+    }
+
+    #[test]
+    fn vocabularies_match_the_contract() {
+        assert_eq!(
+            [ExitType::Completed, ExitType::Escalated, ExitType::Deferred].map(ExitType::as_str),
+            ["COMPLETED", "ESCALATED", "DEFERRED"]
+        );
+        assert_eq!(
+            [
+                AgentEventType::Text,
+                AgentEventType::ToolUse,
+                AgentEventType::ToolResult,
+                AgentEventType::Thinking
+            ]
+            .map(AgentEventType::as_str),
+            ["text", "tool_use", "tool_result", "thinking"]
+        );
+        assert_eq!(
+            tool_use_content("Bash", r#"{"command":"ls"}"#),
+            r#"Bash: {"command":"ls"}"#
+        );
+    }
+}

@@ -1,0 +1,755 @@
+//! [`Recorder`]: every instrument, created once, and one typed method per event.
+//!
+//! Each method adds to the event's instruments with exactly the catalogued metric attributes
+//! and emits one log record through the OpenTelemetry Logs API: body = event name, typed
+//! attributes, severity from the outcome, then the correlation attributes (`run.id` once,
+//! `work_*` when set). Instrument names, units and bodies come from [`crate::catalog`].
+//! A `Recorder` never checks whether telemetry is on (it has a provider, so it is); the free
+//! `record_*` functions do. It must not read the environment per call, nor touch HTTP.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::{KeyValue, StringValue};
+use opentelemetry_sdk::logs::{SdkLogRecord, SdkLogger};
+use telemetry_core::Provider;
+
+use crate::catalog::{EventSpec, InstrumentSpec, event, instrument};
+use crate::correlation::{current_work, process_run_id, scoped_run_id};
+use crate::events::{
+    AgentEvent, AgentInstance, AgentUsage, ExitType, MailMessage, MolSquash, Outcome, instance_name,
+};
+use crate::settings::{ContentSettings, MAIL_BODY_LIMIT, PROMPT_KEYS_LIMIT};
+use crate::truncate::{truncate, truncate_lossy};
+
+/// Every Gas Town instrument plus the logger, bound to one [`Provider`].
+///
+/// Build it once ([`Recorder::new`]) and keep it: creating instruments takes locks in the SDK.
+/// Methods never block on export and never fail; data goes to the provider's batch processor
+/// and periodic reader.
+#[derive(Debug)]
+pub struct Recorder {
+    logger: SdkLogger,
+    settings: ContentSettings,
+    fallback_run_id: Option<Arc<str>>,
+    hostname: Option<Arc<str>>,
+    inst: Instruments,
+}
+
+#[derive(Debug)]
+struct Instruments {
+    bd_calls: Counter<u64>,
+    bd_duration: Histogram<f64>,
+    session_starts: Counter<u64>,
+    session_stops: Counter<u64>,
+    prompt_sends: Counter<u64>,
+    pane_output: Counter<u64>,
+    agent_events: Counter<u64>,
+    agent_instantiations: Counter<u64>,
+    prime: Counter<u64>,
+    agent_state_changes: Counter<u64>,
+    polecat_spawns: Counter<u64>,
+    polecat_removes: Counter<u64>,
+    sling: Counter<u64>,
+    mail: Counter<u64>,
+    nudge: Counter<u64>,
+    done: Counter<u64>,
+    daemon_restarts: Counter<u64>,
+    formula_instantiations: Counter<u64>,
+    convoy_creates: Counter<u64>,
+    mol_cooks: Counter<u64>,
+    mol_wisps: Counter<u64>,
+    mol_squashes: Counter<u64>,
+    mol_burns: Counter<u64>,
+    bead_creates: Counter<u64>,
+    token_usage: Counter<u64>,
+    token_cost: Counter<f64>,
+}
+
+impl Instruments {
+    fn new(meter: &Meter) -> Self {
+        let c = |spec: &InstrumentSpec| {
+            meter
+                .u64_counter(spec.name)
+                .with_unit(spec.unit)
+                .with_description(spec.description)
+                .build()
+        };
+        Self {
+            bd_calls: c(&instrument::BD_CALLS_TOTAL),
+            bd_duration: meter
+                .f64_histogram(instrument::BD_DURATION_MS.name)
+                .with_unit(instrument::BD_DURATION_MS.unit)
+                .with_description(instrument::BD_DURATION_MS.description)
+                .build(),
+            session_starts: c(&instrument::SESSION_STARTS_TOTAL),
+            session_stops: c(&instrument::SESSION_STOPS_TOTAL),
+            prompt_sends: c(&instrument::PROMPT_SENDS_TOTAL),
+            pane_output: c(&instrument::PANE_OUTPUT_TOTAL),
+            agent_events: c(&instrument::AGENT_EVENTS_TOTAL),
+            agent_instantiations: c(&instrument::AGENT_INSTANTIATIONS_TOTAL),
+            prime: c(&instrument::PRIME_TOTAL),
+            agent_state_changes: c(&instrument::AGENT_STATE_CHANGES_TOTAL),
+            polecat_spawns: c(&instrument::POLECAT_SPAWNS_TOTAL),
+            polecat_removes: c(&instrument::POLECAT_REMOVES_TOTAL),
+            sling: c(&instrument::SLING_DISPATCHES_TOTAL),
+            mail: c(&instrument::MAIL_OPERATIONS_TOTAL),
+            nudge: c(&instrument::NUDGE_TOTAL),
+            done: c(&instrument::DONE_TOTAL),
+            daemon_restarts: c(&instrument::DAEMON_AGENT_RESTARTS_TOTAL),
+            formula_instantiations: c(&instrument::FORMULA_INSTANTIATIONS_TOTAL),
+            convoy_creates: c(&instrument::CONVOY_CREATES_TOTAL),
+            mol_cooks: c(&instrument::MOL_COOKS_TOTAL),
+            mol_wisps: c(&instrument::MOL_WISPS_TOTAL),
+            mol_squashes: c(&instrument::MOL_SQUASHES_TOTAL),
+            mol_burns: c(&instrument::MOL_BURNS_TOTAL),
+            bead_creates: c(&instrument::BEAD_CREATES_TOTAL),
+            token_usage: c(&instrument::TOKEN_USAGE),
+            token_cost: meter
+                .f64_counter(instrument::TOKEN_COST_USD.name)
+                .with_unit(instrument::TOKEN_COST_USD.unit)
+                .with_description(instrument::TOKEN_COST_USD.description)
+                .build(),
+        }
+    }
+}
+
+/// Whose run id a record carries.
+#[derive(Clone, Copy)]
+enum RunId<'a> {
+    /// The [`crate::with_run_id`] scope, else the recorder's fallback (`GT_RUN`).
+    Ambient,
+    /// This one (the spawned agent's), or none when empty.
+    Explicit(&'a str),
+}
+
+/// `status`, `error` and severity of an outcome, always in agreement.
+struct Status {
+    ok: bool,
+    error: StringValue,
+}
+
+impl Status {
+    fn of(outcome: Outcome<'_>) -> Self {
+        match outcome {
+            Ok(()) => Self {
+                ok: true,
+                error: StringValue::from(""),
+            },
+            Err(err) => Self {
+                ok: false,
+                error: StringValue::from(err.to_string()),
+            },
+        }
+    }
+
+    fn status(&self) -> &'static str {
+        if self.ok { "ok" } else { "error" }
+    }
+
+    fn severity(&self) -> Severity {
+        if self.ok {
+            Severity::Info
+        } else {
+            Severity::Error
+        }
+    }
+
+    fn kv(&self) -> KeyValue {
+        KeyValue::new("status", self.status())
+    }
+}
+
+fn string(value: &str) -> AnyValue {
+    AnyValue::String(StringValue::from(value.to_owned()))
+}
+
+/// Counts above `i64::MAX` (never seen in practice) saturate rather than wrap.
+fn int(value: u64) -> AnyValue {
+    AnyValue::Int(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+fn label(key: &'static str, value: &str) -> KeyValue {
+    KeyValue::new(key, value.to_owned())
+}
+
+/// Adds `status` and `error`.
+fn put_status(rec: &mut SdkLogRecord, status: &Status) {
+    rec.add_attribute(
+        "status",
+        AnyValue::String(StringValue::from(status.status())),
+    );
+    rec.add_attribute("error", AnyValue::String(status.error.clone()));
+}
+
+fn severity_text(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "ERROR",
+        _ => "INFO",
+    }
+}
+
+impl Recorder {
+    /// Creates every instrument on `provider`'s meter, with the process's content settings
+    /// (read from the environment once per process), `GT_RUN` and host name.
+    #[must_use]
+    pub fn new(provider: &Provider) -> Self {
+        Self::with_settings(provider, ContentSettings::process())
+    }
+
+    /// Like [`Recorder::new`] with explicit content settings (tests, or a caller that parsed
+    /// them itself with [`ContentSettings::try_from_lookup`]).
+    #[must_use]
+    pub fn with_settings(provider: &Provider, settings: ContentSettings) -> Self {
+        Self {
+            logger: provider.logger().clone(),
+            settings,
+            fallback_run_id: process_run_id().clone(),
+            hostname: process_hostname().clone(),
+            inst: Instruments::new(provider.meter()),
+        }
+    }
+
+    /// Replaces the run id used outside any [`crate::with_run_id`] scope (by default
+    /// `GT_RUN`, read once per process); `None` or `""` means records outside a scope carry
+    /// no `run.id`.
+    #[must_use]
+    pub fn with_fallback_run_id(mut self, run_id: Option<&str>) -> Self {
+        self.fallback_run_id = run_id.filter(|r| !r.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// Replaces the host name used in `agent.instantiate`'s `instance` (by default this
+    /// machine's, looked up once per process).
+    #[must_use]
+    pub fn with_hostname(mut self, hostname: Option<&str>) -> Self {
+        self.hostname = hostname.filter(|h| !h.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// The content settings in force.
+    #[must_use]
+    pub fn settings(&self) -> &ContentSettings {
+        &self.settings
+    }
+
+    /// A log record for `spec`: body, event name, severity and timestamp set.
+    fn start(&self, spec: &EventSpec, severity: Severity, at: SystemTime) -> SdkLogRecord {
+        let mut rec = self.logger.create_log_record();
+        rec.set_event_name(spec.name);
+        rec.set_body(AnyValue::String(StringValue::from(spec.name)));
+        rec.set_severity_number(severity);
+        rec.set_severity_text(severity_text(severity));
+        rec.set_timestamp(at);
+        rec
+    }
+
+    /// Adds the correlation attributes (`run.id` exactly once, `work_*` when set) and emits.
+    fn emit(&self, mut rec: SdkLogRecord, run: RunId<'_>) {
+        match run {
+            RunId::Ambient => {
+                if let Some(id) = scoped_run_id().or_else(|| self.fallback_run_id.clone()) {
+                    rec.add_attribute("run.id", AnyValue::String(StringValue::from(id)));
+                }
+            }
+            RunId::Explicit(id) if !id.is_empty() => rec.add_attribute("run.id", string(id)),
+            RunId::Explicit(_) => {}
+        }
+        let work = current_work();
+        for (key, value) in [
+            ("work_rig", &work.rig),
+            ("work_bead", &work.bead),
+            ("work_mol", &work.mol),
+        ] {
+            if let Some(value) = value {
+                rec.add_attribute(key, AnyValue::String(StringValue::from(Arc::clone(value))));
+            }
+        }
+        self.logger.emit(rec);
+    }
+
+    /// The common shape: string `fields`, then `status`/`error`; counter +1 with `status`
+    /// followed by `labels`.
+    fn outcome_event(
+        &self,
+        spec: &EventSpec,
+        counter: &Counter<u64>,
+        fields: &[(&'static str, &str)],
+        labels: &[(&'static str, &str)],
+        outcome: Outcome<'_>,
+    ) {
+        let status = Status::of(outcome);
+        let mut kv = Vec::with_capacity(1 + labels.len());
+        kv.push(status.kv());
+        kv.extend(labels.iter().map(|(k, v)| label(k, v)));
+        counter.add(1, &kv);
+        let mut rec = self.start(spec, status.severity(), SystemTime::now());
+        for (key, value) in fields {
+            rec.add_attribute(*key, string(value));
+        }
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `bd.call`: one `bd` invocation. `stdout`/`stderr` (lossy UTF-8, truncated to
+    /// `GT_LOG_BD_CONTENT_LIMIT`) only with `GT_LOG_BD_OUTPUT=true`.
+    pub fn bd_call(
+        &self,
+        args: &[&str],
+        duration: Duration,
+        outcome: Outcome<'_>,
+        stdout: &[u8],
+        stderr: &[u8],
+    ) {
+        let status = Status::of(outcome);
+        let subcommand = args.first().copied().unwrap_or_default();
+        let duration_ms = duration.as_secs_f64() * 1000.0;
+        let kv = [status.kv(), label("subcommand", subcommand)];
+        self.inst.bd_calls.add(1, &kv);
+        self.inst.bd_duration.record(duration_ms, &kv);
+
+        let mut rec = self.start(&event::BD_CALL, status.severity(), SystemTime::now());
+        rec.add_attribute("subcommand", string(subcommand));
+        rec.add_attribute("args", AnyValue::String(StringValue::from(args.join(" "))));
+        rec.add_attribute("duration_ms", AnyValue::Double(duration_ms));
+        put_status(&mut rec, &status);
+        if self.settings.bd_output {
+            let limit = self.settings.bd_content_limit;
+            for (key, bytes) in [("stdout", stdout), ("stderr", stderr)] {
+                let text = truncate_lossy(bytes, limit).into_owned();
+                rec.add_attribute(key, AnyValue::String(StringValue::from(text)));
+            }
+        }
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `session.start`: an agent session was started (or failed to start).
+    pub fn session_start(&self, session_id: &str, role: &str, outcome: Outcome<'_>) {
+        self.outcome_event(
+            &event::SESSION_START,
+            &self.inst.session_starts,
+            &[("session_id", session_id), ("role", role)],
+            &[("role", role)],
+            outcome,
+        );
+    }
+
+    /// `session.stop`: an agent session was stopped.
+    pub fn session_stop(&self, session_id: &str, outcome: Outcome<'_>) {
+        self.outcome_event(
+            &event::SESSION_STOP,
+            &self.inst.session_stops,
+            &[("session_id", session_id)],
+            &[],
+            outcome,
+        );
+    }
+
+    /// `prompt.send`: keys sent to an agent pane. `keys_len` is always recorded; the keys
+    /// themselves (truncated to 256 bytes) only with `GT_LOG_PROMPT_KEYS=true`.
+    pub fn prompt_send(&self, session: &str, keys: &str, debounce: Duration, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        self.inst.prompt_sends.add(1, &[status.kv()]);
+        let mut rec = self.start(&event::PROMPT_SEND, status.severity(), SystemTime::now());
+        rec.add_attribute("session", string(session));
+        rec.add_attribute("keys_len", int(keys.len() as u64));
+        rec.add_attribute(
+            "debounce_ms",
+            int(u64::try_from(debounce.as_millis()).unwrap_or(u64::MAX)),
+        );
+        put_status(&mut rec, &status);
+        if self.settings.prompt_keys {
+            rec.add_attribute("keys", string(&truncate(keys, PROMPT_KEYS_LIMIT)));
+        }
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `agent.instantiate` (INFO): an agent was spawned. Its `run.id` is `agent.run_id`, the
+    /// spawned agent's, never the current scope's.
+    pub fn agent_instantiate(&self, agent: &AgentInstance<'_>) {
+        self.inst.agent_instantiations.add(
+            1,
+            &[
+                label("agent_type", agent.agent_type),
+                label("role", agent.role),
+                label("rig", agent.rig),
+            ],
+        );
+        let mut rec = self.start(&event::AGENT_INSTANTIATE, Severity::Info, SystemTime::now());
+        let instance = instance_name(self.hostname.as_deref(), agent.town_root);
+        rec.add_attribute("instance", AnyValue::String(StringValue::from(instance)));
+        for (key, value) in [
+            ("town_root", agent.town_root),
+            ("agent_type", agent.agent_type),
+            ("role", agent.role),
+            ("agent_name", agent.agent_name),
+            ("session_id", agent.session_id),
+            ("rig", agent.rig),
+            ("issue_id", agent.issue_id),
+            ("git_branch", agent.git_branch),
+            ("git_commit", agent.git_commit),
+        ] {
+            rec.add_attribute(key, string(value));
+        }
+        self.emit(rec, RunId::Explicit(agent.run_id));
+    }
+
+    /// `mail`: a mail operation (`send`, `read`, …), with the message it handled if any.
+    /// `msg.body` (truncated to 256 bytes) only with `GT_LOG_MAIL_BODY=true`.
+    pub fn mail(&self, operation: &str, message: Option<&MailMessage<'_>>, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        self.inst
+            .mail
+            .add(1, &[status.kv(), label("operation", operation)]);
+        let mut rec = self.start(&event::MAIL, status.severity(), SystemTime::now());
+        rec.add_attribute("operation", string(operation));
+        put_status(&mut rec, &status);
+        if let Some(msg) = message {
+            rec.add_attribute("msg.id", string(msg.id));
+            rec.add_attribute("msg.from", string(msg.from));
+            rec.add_attribute(
+                "msg.to",
+                AnyValue::String(StringValue::from(msg.to.join(","))),
+            );
+            rec.add_attribute("msg.subject", string(msg.subject));
+            rec.add_attribute("msg.thread_id", string(msg.thread_id));
+            rec.add_attribute("msg.priority", string(msg.priority));
+            rec.add_attribute("msg.type", string(msg.kind));
+            if self.settings.mail_body {
+                rec.add_attribute("msg.body", string(&truncate(msg.body, MAIL_BODY_LIMIT)));
+            }
+        }
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `prime`: `gt prime` ran. Its `work_rig`/`work_bead`/`work_mol` are the current work
+    /// context's, recorded once each (omitted when empty).
+    pub fn prime(&self, role: &str, hook_mode: bool, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        self.inst.prime.add(
+            1,
+            &[
+                status.kv(),
+                label("role", role),
+                KeyValue::new("hook_mode", hook_mode),
+            ],
+        );
+        let mut rec = self.start(&event::PRIME, status.severity(), SystemTime::now());
+        rec.add_attribute("role", string(role));
+        rec.add_attribute("hook_mode", AnyValue::Boolean(hook_mode));
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `prime.context` (INFO): the full rendered formula. Only with
+    /// `GT_LOG_PRIME_CONTEXT=true` and a non-empty `formula`; otherwise nothing happens.
+    pub fn prime_context(&self, role: &str, hook_mode: bool, formula: &str) {
+        if !self.settings.prime_context || formula.is_empty() {
+            return;
+        }
+        let mut rec = self.start(&event::PRIME_CONTEXT, Severity::Info, SystemTime::now());
+        rec.add_attribute("role", string(role));
+        rec.add_attribute("hook_mode", AnyValue::Boolean(hook_mode));
+        rec.add_attribute("formula", string(formula));
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `agent.state_change`: an agent moved to `new_state`; `hook_bead` is recorded as `""`
+    /// when `None`.
+    pub fn agent_state_change(
+        &self,
+        agent_id: &str,
+        new_state: &str,
+        hook_bead: Option<&str>,
+        outcome: Outcome<'_>,
+    ) {
+        self.outcome_event(
+            &event::AGENT_STATE_CHANGE,
+            &self.inst.agent_state_changes,
+            &[
+                ("agent_id", agent_id),
+                ("new_state", new_state),
+                ("hook_bead", hook_bead.unwrap_or_default()),
+            ],
+            &[("new_state", new_state)],
+            outcome,
+        );
+    }
+
+    /// `polecat.spawn`: a polecat named `name` was spawned.
+    pub fn polecat_spawn(&self, name: &str, outcome: Outcome<'_>) {
+        self.outcome_event(
+            &event::POLECAT_SPAWN,
+            &self.inst.polecat_spawns,
+            &[("name", name)],
+            &[],
+            outcome,
+        );
+    }
+
+    /// `polecat.remove`: a polecat named `name` was removed.
+    pub fn polecat_remove(&self, name: &str, outcome: Outcome<'_>) {
+        self.outcome_event(
+            &event::POLECAT_REMOVE,
+            &self.inst.polecat_removes,
+            &[("name", name)],
+            &[],
+            outcome,
+        );
+    }
+
+    /// `sling`: `bead` was slung to `target`.
+    pub fn sling(&self, bead: &str, target: &str, outcome: Outcome<'_>) {
+        self.outcome_event(
+            &event::SLING,
+            &self.inst.sling,
+            &[("bead", bead), ("target", target)],
+            &[],
+            outcome,
+        );
+    }
+
+    /// `nudge`: `target` was nudged.
+    pub fn nudge(&self, target: &str, outcome: Outcome<'_>) {
+        self.outcome_event(
+            &event::NUDGE,
+            &self.inst.nudge,
+            &[("target", target)],
+            &[],
+            outcome,
+        );
+    }
+
+    /// `done`: `gt done` finished with `exit_type`.
+    pub fn done(&self, exit_type: ExitType, outcome: Outcome<'_>) {
+        let exit = exit_type.as_str();
+        self.outcome_event(
+            &event::DONE,
+            &self.inst.done,
+            &[("exit_type", exit)],
+            &[("exit_type", exit)],
+            outcome,
+        );
+    }
+
+    /// `daemon.restart` (INFO): the daemon restarted an agent of `agent_type`.
+    pub fn daemon_restart(&self, agent_type: &str) {
+        self.inst
+            .daemon_restarts
+            .add(1, &[label("agent_type", agent_type)]);
+        let mut rec = self.start(&event::DAEMON_RESTART, Severity::Info, SystemTime::now());
+        rec.add_attribute("agent_type", string(agent_type));
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `formula.instantiate`: formula `formula_name` was instantiated as `bead_id`.
+    pub fn formula_instantiate(&self, formula_name: &str, bead_id: &str, outcome: Outcome<'_>) {
+        self.outcome_event(
+            &event::FORMULA_INSTANTIATE,
+            &self.inst.formula_instantiations,
+            &[("formula_name", formula_name), ("bead_id", bead_id)],
+            &[("formula", formula_name)],
+            outcome,
+        );
+    }
+
+    /// `convoy.create`: convoy `bead_id` was created.
+    pub fn convoy_create(&self, bead_id: &str, outcome: Outcome<'_>) {
+        self.outcome_event(
+            &event::CONVOY_CREATE,
+            &self.inst.convoy_creates,
+            &[("bead_id", bead_id)],
+            &[],
+            outcome,
+        );
+    }
+
+    /// `mol.cook`: formula `formula_name` was cooked into a molecule.
+    pub fn mol_cook(&self, formula_name: &str, outcome: Outcome<'_>) {
+        self.outcome_event(
+            &event::MOL_COOK,
+            &self.inst.mol_cooks,
+            &[("formula_name", formula_name)],
+            &[("formula", formula_name)],
+            outcome,
+        );
+    }
+
+    /// `mol.wisp`: a wisp rooted at `wisp_root_id` was made from `formula_name` for `bead_id`.
+    pub fn mol_wisp(
+        &self,
+        formula_name: &str,
+        wisp_root_id: &str,
+        bead_id: &str,
+        outcome: Outcome<'_>,
+    ) {
+        self.outcome_event(
+            &event::MOL_WISP,
+            &self.inst.mol_wisps,
+            &[
+                ("formula_name", formula_name),
+                ("wisp_root_id", wisp_root_id),
+                ("bead_id", bead_id),
+            ],
+            &[("formula", formula_name)],
+            outcome,
+        );
+    }
+
+    /// `mol.squash`: a molecule was squashed.
+    pub fn mol_squash(&self, squash: &MolSquash<'_>, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        self.inst.mol_squashes.add(1, &[status.kv()]);
+        let mut rec = self.start(&event::MOL_SQUASH, status.severity(), SystemTime::now());
+        rec.add_attribute("mol_id", string(squash.mol_id));
+        rec.add_attribute("done_steps", int(squash.done_steps));
+        rec.add_attribute("total_steps", int(squash.total_steps));
+        rec.add_attribute("digest_created", AnyValue::Boolean(squash.digest_created));
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `mol.burn`: a molecule was burned, closing `children_closed` children.
+    pub fn mol_burn(&self, mol_id: &str, children_closed: u64, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        self.inst.mol_burns.add(1, &[status.kv()]);
+        let mut rec = self.start(&event::MOL_BURN, status.severity(), SystemTime::now());
+        rec.add_attribute("mol_id", string(mol_id));
+        rec.add_attribute("children_closed", int(children_closed));
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `bead.create` (INFO): bead `bead_id` was created under `parent_id` from `mol_source`.
+    pub fn bead_create(&self, bead_id: &str, parent_id: &str, mol_source: &str) {
+        self.inst
+            .bead_creates
+            .add(1, &[label("mol_source", mol_source)]);
+        let mut rec = self.start(&event::BEAD_CREATE, Severity::Info, SystemTime::now());
+        rec.add_attribute("bead_id", string(bead_id));
+        rec.add_attribute("parent_id", string(parent_id));
+        rec.add_attribute("mol_source", string(mol_source));
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `pane.output` (INFO): raw tmux pane output, truncated to `GT_LOG_PANE_CONTENT_LIMIT`.
+    /// Only with `GT_LOG_PANE_OUTPUT=true`; otherwise nothing happens (no counter either).
+    pub fn pane_output(&self, session: &str, content: &str) {
+        if !self.settings.pane_output {
+            return;
+        }
+        self.inst.pane_output.add(1, &[label("session", session)]);
+        let mut rec = self.start(&event::PANE_OUTPUT, Severity::Info, SystemTime::now());
+        rec.add_attribute("session", string(session));
+        rec.add_attribute(
+            "content",
+            string(&truncate(content, self.settings.pane_content_limit)),
+        );
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `agent.event` (INFO): one conversation event, timestamped with the transcript's time,
+    /// content truncated to `GT_LOG_AGENT_CONTENT_LIMIT`. Only with `GT_LOG_AGENT_OUTPUT=true`;
+    /// otherwise nothing happens (no counter either).
+    pub fn agent_event(&self, ev: &AgentEvent<'_>) {
+        if !self.settings.agent_output {
+            return;
+        }
+        let (event_type, role) = (ev.event_type.as_str(), ev.role.as_str());
+        self.inst.agent_events.add(
+            1,
+            &[
+                label("session", ev.session),
+                KeyValue::new("event_type", event_type),
+                KeyValue::new("role", role),
+            ],
+        );
+        let mut rec = self.start(&event::AGENT_EVENT, Severity::Info, ev.timestamp);
+        rec.add_attribute("session", string(ev.session));
+        rec.add_attribute("agent_type", string(ev.agent_type));
+        rec.add_attribute(
+            "event_type",
+            AnyValue::String(StringValue::from(event_type)),
+        );
+        rec.add_attribute("role", AnyValue::String(StringValue::from(role)));
+        rec.add_attribute(
+            "content",
+            string(&truncate(ev.content, self.settings.agent_content_limit)),
+        );
+        rec.add_attribute("native_session_id", string(ev.native_session_id));
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `agent.usage` (INFO): one token usage report, timestamped with the transcript's time.
+    /// Also counts `gastown.agent.events.total` (`event_type` `usage`), the four token types
+    /// on `gastown.token.usage` and the cost on `gastown.token.cost_usd`.
+    pub fn agent_usage(&self, usage: &AgentUsage<'_>) {
+        self.inst.agent_events.add(
+            1,
+            &[
+                label("session", usage.session),
+                KeyValue::new("event_type", "usage"),
+                label("role", usage.role),
+            ],
+        );
+        for (kind, tokens) in [
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("cache_read", usage.cache_read_tokens),
+            ("cache_creation", usage.cache_creation_tokens),
+        ] {
+            self.inst.token_usage.add(
+                tokens,
+                &[
+                    KeyValue::new("type", kind),
+                    label("model", usage.model),
+                    label("agent_type", usage.agent_type),
+                    label("rig", usage.rig),
+                    label("role", usage.role),
+                ],
+            );
+        }
+        // A monotonic sum cannot go down; the SDK would drop a negative value anyway.
+        if usage.cost_usd.is_finite() && usage.cost_usd > 0.0 {
+            self.inst.token_cost.add(
+                usage.cost_usd,
+                &[
+                    label("rig", usage.rig),
+                    label("role", usage.role),
+                    label("agent_type", usage.agent_type),
+                    label("model", usage.model),
+                ],
+            );
+        }
+
+        let mut rec = self.start(&event::AGENT_USAGE, Severity::Info, usage.timestamp);
+        rec.add_attribute("session", string(usage.session));
+        rec.add_attribute("native_session_id", string(usage.native_session_id));
+        rec.add_attribute("input_tokens", int(usage.input_tokens));
+        rec.add_attribute("output_tokens", int(usage.output_tokens));
+        rec.add_attribute("cache_read_tokens", int(usage.cache_read_tokens));
+        rec.add_attribute("cache_creation_tokens", int(usage.cache_creation_tokens));
+        rec.add_attribute("model", string(usage.model));
+        rec.add_attribute("cost_usd", AnyValue::Double(usage.cost_usd));
+        if let Some(tokens) = usage.cache_creation_5m_tokens {
+            rec.add_attribute("cache_creation_5m_tokens", int(tokens));
+        }
+        if let Some(tokens) = usage.cache_creation_1h_tokens {
+            rec.add_attribute("cache_creation_1h_tokens", int(tokens));
+        }
+        self.emit(rec, RunId::Ambient);
+    }
+}
+
+/// This machine's host name, looked up once per process.
+fn process_hostname() -> &'static Option<Arc<str>> {
+    static HOST: OnceLock<Option<Arc<str>>> = OnceLock::new();
+    HOST.get_or_init(|| {
+        sysinfo::System::host_name()
+            .ok()
+            .filter(|h| !h.is_empty())
+            .map(Arc::from)
+    })
+}
