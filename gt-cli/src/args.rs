@@ -38,6 +38,33 @@ pub(crate) struct BdArgs {
 pub(crate) enum OtelCommand {
     /// Show the effective telemetry configuration and reach each endpoint with a real OTLP request.
     Doctor(DoctorArgs),
+    /// Emit one catalogued event (record and counter), validated against the catalogue.
+    Emit(EmitArgs),
+}
+
+/// Options of `gt otel emit`.
+#[derive(Debug, Args)]
+pub(crate) struct EmitArgs {
+    /// The event name, e.g. `sling` or `bd.call`.
+    pub(crate) event: String,
+    /// An attribute, `key=value` (repeatable); types are checked against the catalogue.
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    pub(crate) attrs: Vec<String>,
+    /// The outcome.
+    #[arg(long, value_enum, default_value_t = EmitStatus::Ok)]
+    pub(crate) status: EmitStatus,
+    /// The error message (implies --status error).
+    #[arg(long)]
+    pub(crate) error: Option<String>,
+}
+
+/// `--status` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EmitStatus {
+    /// Success.
+    Ok,
+    /// Failure.
+    Error,
 }
 
 /// Options of `gt otel doctor`.

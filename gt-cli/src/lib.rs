@@ -5,5 +5,6 @@
 //! runs a shell: every subprocess gets its arguments as separate strings.
 
 pub mod bd;
+pub mod emit;
 pub mod tmux;
 pub mod work;

@@ -5,8 +5,13 @@
 //! (VictoriaMetrics 1.112 answers 200 and drops delta sums and out-of-retention samples): the
 //! read-back through the query APIs is the test.
 
+mod support;
+
+use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use telemetry_recorder::catalog::catalog;
 
 const METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
 const VM: &str = "http://127.0.0.1:8428";
@@ -56,7 +61,7 @@ fn poll<T>(deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T
 }
 
 fn gt_prime(tag: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gt"))
+    let out = support::gt()
         .arg("prime")
         .arg("--no-bd")
         .env_remove("GT_OTEL_LOGS_URL")
@@ -118,4 +123,64 @@ fn five_prime_runs_are_counted_as_five_in_victoriametrics_and_logged_in_victoria
         assert_eq!(line["status"], "ok");
         assert_eq!(line["service.name"], "gastown");
     }
+}
+
+#[test]
+fn every_instrument_arrives_in_victoriametrics_under_its_catalogued_prometheus_names() {
+    if !backends_enabled() {
+        return;
+    }
+    let tag = run_tag("all-events");
+    for event in catalog().events {
+        let mut cmd = support::gt();
+        cmd.env("GT_OTEL_METRICS_URL", METRICS_URL)
+            .env(
+                "GT_OTEL_LOGS_URL",
+                "http://localhost:9428/insert/opentelemetry/v1/logs",
+            )
+            .env("OTEL_RESOURCE_ATTRIBUTES", format!("test.run={tag}"));
+        support::emit_all_attributes(&mut cmd, event.name);
+        let out = cmd.output().expect("gt runs");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            event.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let expected: BTreeSet<String> = catalog()
+        .instruments
+        .iter()
+        .flat_map(|i| i.prometheus_names())
+        .collect();
+    let selector = format!("{{test_run=\"{tag}\"}}");
+    let mut names = BTreeSet::new();
+    let complete = poll(Duration::from_secs(30), || {
+        curl(&format!("{VM}/internal/force_flush"), &[]);
+        let body = curl(&format!("{VM}/api/v1/series"), &[("match[]", &selector)]);
+        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+        names = json["data"]
+            .as_array()?
+            .iter()
+            .filter_map(|s| s["__name__"].as_str().map(str::to_owned))
+            .collect();
+        expected.is_subset(&names).then_some(())
+    });
+    let missing: Vec<&String> = expected.difference(&names).collect();
+    assert!(
+        complete.is_some(),
+        "missing in VictoriaMetrics: {missing:?}; present: {names:?}"
+    );
+
+    let logsql = format!("test.run:\"{tag}\"");
+    let count = poll(Duration::from_secs(30), || {
+        let body = curl(&format!("{VL}/select/logsql/query"), &[("query", &logsql)]);
+        let n = body.lines().filter(|l| l.starts_with('{')).count();
+        (n >= catalog().events.len()).then_some(n)
+    });
+    assert_eq!(
+        count,
+        Some(catalog().events.len()),
+        "one record per event in VictoriaLogs"
+    );
 }

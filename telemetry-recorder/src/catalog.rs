@@ -129,6 +129,19 @@ pub struct InstrumentSpec {
     pub recorded_by: &'static [&'static str],
 }
 
+impl InstrumentSpec {
+    /// The series names this instrument gets in a Prometheus-style backend (VictoriaMetrics
+    /// with `-opentelemetry.usePrometheusNaming`), see [`crate::prometheus`].
+    #[must_use]
+    pub fn prometheus_names(&self) -> Vec<String> {
+        let kind = match self.kind {
+            InstrumentKind::Counter => crate::prometheus::SeriesKind::Counter,
+            InstrumentKind::Histogram => crate::prometheus::SeriesKind::Histogram,
+        };
+        crate::prometheus::series_names(self.name, self.unit, kind)
+    }
+}
+
 /// Everything this crate records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Catalog {

@@ -62,6 +62,7 @@ mod correlation;
 mod events;
 mod global;
 mod layer;
+pub mod prometheus;
 mod recorder;
 pub mod settings;
 pub mod truncate;

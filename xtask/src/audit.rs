@@ -18,7 +18,7 @@ use telemetry_recorder::catalog::{
 
 use crate::Finding;
 use crate::markdown::{Row, block_rows, name_list, replace_block, table_rows, unquote};
-use crate::prometheus::{SeriesKind, series_names};
+use telemetry_recorder::prometheus::{SeriesKind, series_names};
 
 /// The generated blocks of docs/data-model.md.
 pub const BLOCKS: [&str; 3] = ["events", "attributes", "instruments"];
@@ -490,11 +490,7 @@ pub fn known_series(catalog: &Catalog) -> BTreeSet<String> {
     use telemetry_runtime::instruments as rt;
     let mut names = BTreeSet::new();
     for inst in catalog.instruments {
-        let kind = match inst.kind {
-            InstrumentKind::Counter => SeriesKind::Counter,
-            InstrumentKind::Histogram => SeriesKind::Histogram,
-        };
-        names.extend(series_names(inst.name, inst.unit, kind));
+        names.extend(inst.prometheus_names());
     }
     for (name, unit, kind) in [
         (rt::PROCESS_CPU_TIME, "s", SeriesKind::Counter),

@@ -6,7 +6,6 @@
 
 pub mod audit;
 pub mod markdown;
-pub mod prometheus;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -3,6 +3,7 @@
 mod bd;
 mod completions;
 mod doctor;
+mod emit;
 mod prime;
 
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Prime(args) => with_telemetry(|| prime::run(&args)),
         Command::Bd(args) => with_telemetry(|| bd::run(&args)),
         Command::Otel(OtelCommand::Doctor(args)) => doctor::run(&args),
+        Command::Otel(OtelCommand::Emit(args)) => emit::run(&args),
         Command::Completions(args) => Ok(completions::run(&args)),
     }
 }

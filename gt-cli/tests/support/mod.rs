@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use otlp_capture::Value;
+use telemetry_recorder::catalog::{AttrKind, catalog};
+
 /// A `gt` command with a clean telemetry and identity environment.
 pub(crate) fn gt() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gt"));
@@ -173,4 +176,53 @@ impl Drop for TmuxServer {
 /// The path of a file inside `dir`.
 pub(crate) fn file_in(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
+}
+
+/// A representative `key=value` for each attribute an operator can set, and the value expected
+/// back (None: derived by the recorder, not checked here).
+pub(crate) fn sample(event: &str, attr: &str, kind: AttrKind) -> (String, Option<Value>) {
+    let s = |v: &str| (v.to_owned(), Some(Value::Str(v.to_owned())));
+    match (event, attr, kind) {
+        ("bd.call", "args", _) => s("list --json"),
+        ("bd.call", "subcommand", _) => s("list"),
+        ("agent.instantiate", "instance", _) | ("prompt.send", "keys_len", _) => {
+            (String::new(), None)
+        }
+        ("done", "exit_type", _) => s("ESCALATED"),
+        ("agent.event", "event_type", _) => s("tool_use"),
+        ("agent.event", "role", _) => s("user"),
+        ("mail", "msg.to", _) => s("a,b"),
+        (_, _, AttrKind::Int) => ("7".to_owned(), Some(Value::Int(7))),
+        (_, _, AttrKind::Double) => ("1.5".to_owned(), Some(Value::Double(1.5))),
+        (_, _, AttrKind::Bool) => ("true".to_owned(), Some(Value::Bool(true))),
+        (_, name, AttrKind::Str) => s(&format!("v-{name}")),
+    }
+}
+
+/// `gt otel emit` for `event` with every settable attribute, gates open.
+pub(crate) fn emit_all_attributes(cmd: &mut Command, event: &str) {
+    let spec = catalog().event(event).unwrap();
+    cmd.args([
+        "otel", "emit", event, "--status", "error", "--error", "boom",
+    ]);
+    for attr in spec
+        .attributes
+        .iter()
+        .filter(|a| a.name != "status" && a.name != "error")
+    {
+        let (value, _) = sample(event, attr.name, attr.kind);
+        if !value.is_empty() {
+            cmd.arg("--attr").arg(format!("{}={value}", attr.name));
+        }
+    }
+    for gate in [
+        "GT_LOG_BD_OUTPUT",
+        "GT_LOG_PROMPT_KEYS",
+        "GT_LOG_MAIL_BODY",
+        "GT_LOG_PRIME_CONTEXT",
+        "GT_LOG_AGENT_OUTPUT",
+        "GT_LOG_PANE_OUTPUT",
+    ] {
+        cmd.env(gate, "true");
+    }
 }
