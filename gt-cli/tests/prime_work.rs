@@ -266,3 +266,30 @@ fn a_missing_bd_is_not_no_work() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bd_runs_with_the_telemetry_environment() {
+    let bd = FakeBd::new(
+        "printf '%s\\n%s\\n%s\\n' \"$BD_OTEL_LOGS_URL\" \"$BD_OTEL_METRICS_URL\" \"$OTEL_RESOURCE_ATTRIBUTES\" > \"$LOG.env\"; echo '[]'",
+    );
+    let receiver = Receiver::start().unwrap();
+    run_ok(
+        gt().args(["prime", "--no-retry"])
+            .env("GT_ROLE", TOAST)
+            .env("GT_RUN", "run-7")
+            .env("GT_BD_BIN", bd.path())
+            .env("GT_OTEL_LOGS_URL", receiver.url("/v1/logs")),
+    );
+    let seen = std::fs::read_to_string(bd.dir.path().join("calls.log.env")).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[0], receiver.url("/v1/logs"));
+    assert_eq!(
+        lines[1], "http://localhost:8428/opentelemetry/api/v1/push",
+        "logs-only: the default metrics URL"
+    );
+    assert!(
+        lines[2].contains("gt.role=gastown/polecats/Toast") && lines[2].contains("gt.run_id=run-7"),
+        "{}",
+        lines[2]
+    );
+}
