@@ -42,6 +42,20 @@ fn type_word(kind: AttrKind) -> &'static str {
     }
 }
 
+fn instrument_kind_word(kind: InstrumentKind) -> &'static str {
+    match kind {
+        InstrumentKind::Counter => "counter",
+        InstrumentKind::Histogram => "histogram",
+    }
+}
+
+fn value_type_word(value: ValueType) -> &'static str {
+    match value {
+        ValueType::U64 => "u64",
+        ValueType::F64 => "f64",
+    }
+}
+
 fn presence_word(presence: Presence) -> &'static str {
     match presence {
         Presence::Always => "always",
@@ -118,14 +132,8 @@ pub fn generate(catalog: &Catalog) -> BTreeMap<&'static str, String> {
     let mut instruments =
         String::from("| instrument | kind | value | unit | attributes |\n|---|---|---|---|---|\n");
     for inst in catalog.instruments {
-        let kind = match inst.kind {
-            InstrumentKind::Counter => "counter",
-            InstrumentKind::Histogram => "histogram",
-        };
-        let value = match inst.value_type {
-            ValueType::U64 => "u64",
-            ValueType::F64 => "f64",
-        };
+        let kind = instrument_kind_word(inst.kind);
+        let value = value_type_word(inst.value_type);
         let _ = writeln!(
             instruments,
             "| `{}` | {kind} | {value} | `{}` | {} |",
@@ -331,10 +339,7 @@ pub fn check_data_model(text: &str, file: &Path, catalog: &Catalog) -> Vec<Findi
                 continue;
             };
             seen.insert(name.clone());
-            let kind = match inst.kind {
-                InstrumentKind::Counter => "counter",
-                InstrumentKind::Histogram => "histogram",
-            };
+            let kind = instrument_kind_word(inst.kind);
             if cell(row, 1) != kind {
                 say(
                     Some(row.line),
@@ -344,10 +349,7 @@ pub fn check_data_model(text: &str, file: &Path, catalog: &Catalog) -> Vec<Findi
                     ),
                 );
             }
-            let value = match inst.value_type {
-                ValueType::U64 => "u64",
-                ValueType::F64 => "f64",
-            };
+            let value = value_type_word(inst.value_type);
             if cell(row, 2) != value {
                 say(
                     Some(row.line),
