@@ -23,6 +23,9 @@ pub(crate) enum Command {
     Otel(OtelCommand),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Follow an agent's transcripts and export token usage and conversation events; or
+    /// replay or report on transcripts.
+    AgentLog(AgentLogArgs),
 }
 
 /// Options of `gt bd`.
@@ -116,6 +119,114 @@ pub(crate) struct PrimeArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
     /// Print the work context as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Options of `gt agent-log`: the follow mode's, unless a subcommand is given.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct AgentLogArgs {
+    /// `replay` or `report`; without one, follow the work directory's transcripts.
+    #[command(subcommand)]
+    pub(crate) command: Option<AgentLogCommand>,
+    /// Follow-mode options.
+    #[command(flatten)]
+    pub(crate) follow: FollowArgs,
+}
+
+/// `gt agent-log` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AgentLogCommand {
+    /// Export historical transcripts once (original timestamps), then exit.
+    Replay(ReplayArgs),
+    /// Sum tokens and cost from transcripts, without any backend.
+    Report(ReportArgs),
+}
+
+/// `--agent` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AgentArg {
+    /// Claude Code.
+    Claudecode,
+    /// OpenAI Codex CLI.
+    Codex,
+    /// OpenCode.
+    Opencode,
+}
+
+/// Options of the follow mode of `gt agent-log`.
+#[derive(Debug, Args)]
+pub(crate) struct FollowArgs {
+    /// The Gas Town session the records belong to (default: GT_SESSION).
+    #[arg(long)]
+    pub(crate) session: Option<String>,
+    /// The agent's work directory, whose transcripts are followed.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) work_dir: Option<std::path::PathBuf>,
+    /// The agent (default: GT_AGENT, else claudecode).
+    #[arg(long, value_enum)]
+    pub(crate) agent: Option<AgentArg>,
+    /// Read transcripts changed at or after this time (RFC 3339) from their start, and
+    /// follow older ones from their end.
+    #[arg(long, value_name = "RFC3339")]
+    pub(crate) since: Option<String>,
+    /// The run id recorded as `run.id` (default: GT_RUN).
+    #[arg(long)]
+    pub(crate) run_id: Option<String>,
+    /// Run in the background as its own session leader; exits 0 at once (also when an
+    /// instance already follows this session).
+    #[arg(long)]
+    pub(crate) detach: bool,
+    /// Internal: this process is the background instance started by --detach.
+    #[arg(long, hide = true)]
+    pub(crate) detached_child: bool,
+}
+
+/// Options of `gt agent-log replay`.
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// Transcript files, or directories searched for `.jsonl` files.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<std::path::PathBuf>,
+    /// The Gas Town session the records belong to (default: GT_SESSION, else empty).
+    #[arg(long)]
+    pub(crate) session: Option<String>,
+    /// The agent (default: from each file name: `rollout-*.jsonl` is Codex, else Claude Code).
+    #[arg(long, value_enum)]
+    pub(crate) agent: Option<AgentArg>,
+    /// The run id recorded as `run.id` (default: GT_RUN).
+    #[arg(long)]
+    pub(crate) run_id: Option<String>,
+}
+
+/// `--by` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReportBy {
+    /// One row per agent session.
+    Session,
+    /// One row per model.
+    Model,
+    /// One row per UTC day.
+    Day,
+}
+
+/// Options of `gt agent-log report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// Transcript files or directories (default: the transcripts of --work-dir).
+    #[arg(value_name = "PATH", conflicts_with = "work_dir")]
+    pub(crate) paths: Vec<std::path::PathBuf>,
+    /// Report on this work directory's transcripts.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) work_dir: Option<std::path::PathBuf>,
+    /// The agent (default: GT_AGENT for --work-dir, else from each file name).
+    #[arg(long, value_enum)]
+    pub(crate) agent: Option<AgentArg>,
+    /// How rows are grouped.
+    #[arg(long, value_enum, default_value_t = ReportBy::Session)]
+    pub(crate) by: ReportBy,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -1,5 +1,6 @@
 //! The commands, and the telemetry session the recording ones run inside.
 
+mod agent_log;
 mod bd;
 mod completions;
 mod doctor;
@@ -23,6 +24,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Otel(OtelCommand::Doctor(args)) => doctor::run(&args),
         Command::Otel(OtelCommand::Emit(args)) => emit::run(&args),
         Command::Completions(args) => Ok(completions::run(&args)),
+        Command::AgentLog(args) => agent_log::run(&args),
     }
 }
 

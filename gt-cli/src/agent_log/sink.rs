@@ -1,0 +1,263 @@
+//! Where transcript events go: telemetry records, and the confirmation that they left.
+//!
+//! One job: [`TelemetrySink`] maps each [`Event`] to `agent.event` / `agent.usage` through
+//! telemetry-recorder (priced with the [`Pricing`] table, `run.id` from `--run-id`), confirms
+//! an export by flushing the logs provider, and probes the logs endpoint before a retry. The
+//! [`Sink`] trait lets the follower be tested without a backend. It must not read files or
+//! decide what to read next.
+//!
+//! # What a confirmation means
+//! The SDK's batch processor also exports on its own timer (1 s) and when 512 records are
+//! queued, and a flush reports only the export it ran. The follower therefore records fewer
+//! than 512 records ([`crate::agent_log::settings::BATCH_RECORDS`]) and flushes at once, so the
+//! flush is the export of that batch. A flush that does not answer within
+//! [`CONFIRM_WAIT`] counts as failed although its export may still succeed later: a backend
+//! slower than that can receive a batch twice (at-least-once at that edge).
+//!
+//! The recorder adds to the counters (`gastown.agent.events.total`, `gastown.token.*`) as it
+//! makes each record and has no log-only call, so a batch that fails and is sent again is
+//! counted again: the metrics over-count by the failed attempts (each retry waits for a
+//! successful probe, so that is about one batch per outage); the log records do not.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use agent_transcripts::{AgentKind, ContentEvent, Event, EventType, Pricing, Role, Usage};
+use telemetry_recorder::{AgentEvent, AgentEventType, AgentUsage, MessageRole};
+
+/// The longest a confirming flush is waited for (the SDK gives up on a flush after 5 s).
+pub const CONFIRM_WAIT: Duration = Duration::from_secs(5);
+/// Once a stop was requested, how much longer a confirmation in progress is waited for.
+pub const CONFIRM_WAIT_WHEN_STOPPING: Duration = Duration::from_millis(1500);
+
+/// What recording one event produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Telemetry records made (0 for a gated `agent.event`).
+    pub records: usize,
+    /// An `agent.usage` was made.
+    pub usage: bool,
+    /// An `agent.event` was made.
+    pub event: bool,
+    /// The usage's model has no price.
+    pub unpriced: bool,
+}
+
+/// Where the follower sends events.
+pub trait Sink {
+    /// Records one event read from a transcript of `agent`.
+    fn record(&mut self, agent: AgentKind, event: &Event) -> Recorded;
+    /// Whether everything recorded since the last call was exported.
+    fn confirm(&mut self) -> bool;
+    /// Whether the backend looks ready for a retry.
+    fn ready(&mut self) -> bool;
+}
+
+/// Who the records are about.
+#[derive(Debug, Clone, Default)]
+pub struct RecordContext {
+    /// `session`.
+    pub session: String,
+    /// `run.id` (empty: `GT_RUN` or none).
+    pub run_id: String,
+    /// `rig` on the token metrics.
+    pub rig: String,
+    /// `role` on the token metrics.
+    pub role: String,
+}
+
+/// Records through the process-wide recorder, confirms through `provider`.
+pub struct TelemetrySink {
+    provider: telemetry_core::Provider,
+    pricing: Pricing,
+    context: RecordContext,
+    agent_output: bool,
+    warned_models: HashSet<String>,
+    stop: Arc<AtomicBool>,
+    probe: Option<Probe>,
+}
+
+impl std::fmt::Debug for TelemetrySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetrySink")
+            .field("session", &self.context.session)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Probe {
+    client: reqwest::blocking::Client,
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+impl TelemetrySink {
+    /// A sink for the global provider `provider` (from `telemetry_core::init_with`), with the
+    /// logs endpoint of `config` probed before retries. `stop` shortens the wait for a
+    /// confirmation once set.
+    #[must_use]
+    pub fn new(
+        provider: telemetry_core::Provider,
+        config: &telemetry_core::Config,
+        pricing: Pricing,
+        context: RecordContext,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        let agent_output =
+            telemetry_recorder::global_recorder().is_some_and(|r| r.settings().agent_output);
+        let probe = config.logs_url.as_ref().and_then(|url| {
+            let client = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .connect_timeout(Duration::from_secs(2))
+                .build()
+                .ok()?;
+            Some(Probe {
+                client,
+                url: url.clone(),
+                headers: config.headers.clone(),
+            })
+        });
+        Self {
+            provider,
+            pricing,
+            context,
+            agent_output,
+            warned_models: HashSet::new(),
+            stop,
+            probe,
+        }
+    }
+
+    fn record_content(&self, agent: AgentKind, c: &ContentEvent) {
+        telemetry_recorder::record_agent_event(&AgentEvent {
+            session: &self.context.session,
+            native_session_id: &c.native_session_id,
+            agent_type: agent.as_str(),
+            event_type: match c.event_type {
+                EventType::Text => AgentEventType::Text,
+                EventType::ToolUse => AgentEventType::ToolUse,
+                EventType::ToolResult => AgentEventType::ToolResult,
+                EventType::Thinking => AgentEventType::Thinking,
+            },
+            role: match c.role {
+                Role::Assistant => MessageRole::Assistant,
+                Role::User => MessageRole::User,
+            },
+            content: &c.content,
+            timestamp: c.timestamp,
+        });
+    }
+
+    /// Records the usage; returns whether its model had a price.
+    fn record_usage(&mut self, agent: AgentKind, u: &Usage) -> bool {
+        let cost = self.pricing.cost_usd(u);
+        if cost.is_none() && self.warned_models.insert(u.model.clone()) {
+            eprintln!(
+                "gt agent-log: warning: no price for model {:?}; its usage is recorded without a \
+                 cost (add it with GT_PRICING_FILE)",
+                u.model
+            );
+        }
+        telemetry_recorder::record_agent_usage(&AgentUsage {
+            session: &self.context.session,
+            native_session_id: &u.native_session_id,
+            agent_type: agent.as_str(),
+            model: &u.model,
+            role: &self.context.role,
+            rig: &self.context.rig,
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_read_tokens: u.cache_read_tokens,
+            cache_creation_tokens: u.cache_creation_tokens,
+            cache_creation_5m_tokens: u.cache_creation_5m_tokens,
+            cache_creation_1h_tokens: u.cache_creation_1h_tokens,
+            // The recorder always writes cost_usd; NaN says "unknown" and keeps the cost
+            // counter untouched (it adds finite, positive costs only).
+            cost_usd: cost.unwrap_or(f64::NAN),
+            timestamp: u.timestamp,
+        });
+        cost.is_some()
+    }
+}
+
+impl Sink for TelemetrySink {
+    fn record(&mut self, agent: AgentKind, event: &Event) -> Recorded {
+        let run_id = std::mem::take(&mut self.context.run_id);
+        let recorded = telemetry_recorder::with_run_id(&run_id, || match event {
+            Event::Content(c) => {
+                if !self.agent_output {
+                    return Recorded::default();
+                }
+                self.record_content(agent, c);
+                Recorded {
+                    records: 1,
+                    event: true,
+                    ..Recorded::default()
+                }
+            }
+            Event::Usage(u) => {
+                let priced = self.record_usage(agent, u);
+                Recorded {
+                    records: 1,
+                    usage: true,
+                    unpriced: !priced,
+                    ..Recorded::default()
+                }
+            }
+        });
+        self.context.run_id = run_id;
+        recorded
+    }
+
+    fn confirm(&mut self) -> bool {
+        let (tx, rx) = mpsc::channel();
+        let provider = self.provider.clone();
+        let spawned = std::thread::Builder::new()
+            .name("gt-agent-log-confirm".into())
+            .spawn(move || {
+                let _ = tx.send(provider.logger_provider().force_flush().is_ok());
+            });
+        if spawned.is_err() {
+            return false;
+        }
+        let started = Instant::now();
+        let mut stopping_since: Option<Instant> = None;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(ok) => return ok,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return false,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if started.elapsed() >= CONFIRM_WAIT {
+                return false;
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                let since = *stopping_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= CONFIRM_WAIT_WHEN_STOPPING {
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn ready(&mut self) -> bool {
+        let Some(probe) = &self.probe else {
+            return true;
+        };
+        // An empty ExportLogsServiceRequest: valid OTLP that carries no record.
+        let mut request = probe
+            .client
+            .post(&probe.url)
+            .header("content-type", "application/x-protobuf")
+            .body(Vec::new());
+        for (k, v) in &probe.headers {
+            request = request.header(k, v);
+        }
+        request
+            .send()
+            .is_ok_and(|response| response.status().is_success())
+    }
+}

@@ -1,0 +1,455 @@
+//! `gt agent-log`: follow an agent's transcripts (optionally in the background), replay them,
+//! or report on them.
+//!
+//! Wiring only: settings are resolved by `gt_cli::agent_log::settings`, the work is done by
+//! the follower and the readers of `gt_cli::agent_log`; this module starts telemetry (daemon
+//! profile, runtime metrics), takes the session's lock, detaches, and prints one line per
+//! outcome. It must not parse transcripts or decide what to export.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use agent_transcripts::{AgentKind, GroupBy, Pricing};
+use anyhow::Context as _;
+use gt_cli::agent_log::discover::{self, Ownership};
+use gt_cli::agent_log::follow::{self, Follower, Source};
+use gt_cli::agent_log::offline;
+use gt_cli::agent_log::settings::{self, FollowFlags, FollowSettings, GT_PRICING_FILE};
+use gt_cli::agent_log::sink::{RecordContext, TelemetrySink};
+use gt_cli::agent_log::state::{Checkpoint, InstanceLock, LockError, SessionFiles, Totals};
+use gt_cli::agent_log::watch::Wakes;
+use telemetry_core::{Config, Profile, Provider, Service};
+
+use crate::args::{
+    AgentArg, AgentLogArgs, AgentLogCommand, FollowArgs, ReplayArgs, ReportArgs, ReportBy,
+};
+
+/// After a stop signal, the bound on the final export and provider shutdown together with
+/// what the follower already spent (the data model's recommended 5 s, with a margin).
+const SHUTDOWN_AFTER_FINISH: Duration = Duration::from_millis(1500);
+/// How long `--detach` waits for the background instance to say it took the lock.
+const DETACH_HANDSHAKE: Duration = Duration::from_secs(10);
+/// How long `replay` keeps retrying a batch the backend refuses.
+const REPLAY_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs `gt agent-log`.
+pub(crate) fn run(args: &AgentLogArgs) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        Some(AgentLogCommand::Replay(a)) => replay(a),
+        Some(AgentLogCommand::Report(a)) => report(a),
+        None => follow_mode(&args.follow),
+    }
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+fn agent_of(arg: AgentArg) -> AgentKind {
+    match arg {
+        AgentArg::Claudecode => AgentKind::ClaudeCode,
+        AgentArg::Codex => AgentKind::Codex,
+        AgentArg::Opencode => AgentKind::OpenCode,
+    }
+}
+
+/// The embedded price table, with `GT_PRICING_FILE`'s rows over it when set.
+fn pricing() -> anyhow::Result<Pricing> {
+    let Some(path) = env(GT_PRICING_FILE).filter(|p| !p.trim().is_empty()) else {
+        return Ok(Pricing::embedded());
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {GT_PRICING_FILE}={path}"))?;
+    Pricing::load(Some(&text)).with_context(|| format!("{GT_PRICING_FILE}={path}"))
+}
+
+/// Starts telemetry with the daemon profile (retries on); `None` when it is off.
+fn start_telemetry() -> anyhow::Result<Option<(Provider, Config)>> {
+    let config = Config::from_env().context("telemetry configuration")?;
+    if !config.is_enabled() {
+        return Ok(None);
+    }
+    let for_init = config.clone();
+    let provider = telemetry_core::init_with(
+        move || Ok(for_init),
+        Service {
+            name: "gastown",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        Profile::Daemon,
+    )
+    .context("telemetry")?;
+    Ok(provider.map(|p| (p, config)))
+}
+
+fn summary(totals: &Totals) -> String {
+    let s = &totals.skipped;
+    format!(
+        "{} agent.usage and {} agent.event records exported; {} usages without a price; \
+         {} lines skipped ({} not JSON, {} unknown shape, {} not UTF-8, {} oversized, {} ignored \
+         types); {} usages already exported from another transcript",
+        totals.usage_records,
+        totals.event_records,
+        totals.unpriced_usages,
+        s.total(),
+        s.invalid_json,
+        s.unknown_shape,
+        s.invalid_utf8,
+        s.oversized,
+        s.ignored_type,
+        totals.duplicate_messages,
+    )
+}
+
+fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
+    let work_dir = args
+        .work_dir
+        .as_deref()
+        .context("pass --work-dir DIR (the agent's working directory), or use `replay`/`report`")?;
+    let cwd = std::env::current_dir().context("current directory")?;
+    let settings = FollowSettings::resolve(
+        &FollowFlags {
+            agent: args.agent.map(agent_of),
+            session: args.session.as_deref(),
+            work_dir,
+            since: args.since.as_deref(),
+            run_id: args.run_id.as_deref(),
+        },
+        &cwd,
+        env,
+    )?;
+    if settings.agent == AgentKind::OpenCode {
+        anyhow::bail!(
+            "following OpenCode is not supported (since v1.2 it keeps sessions in a SQLite \
+             database); use `gt agent-log report` on its JSON documents"
+        );
+    }
+    let root = discover::transcript_root(
+        settings.agent,
+        &settings.work_dir,
+        env,
+        settings::home_dir(&env).as_deref(),
+    )
+    .context("no transcript directory: set HOME (or CLAUDE_CONFIG_DIR / CODEX_HOME)")?;
+    let files = SessionFiles::new(&settings.state_dir, &settings.session);
+    std::fs::create_dir_all(&settings.state_dir).with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            settings.state_dir.display()
+        )
+    })?;
+    if args.detach && !args.detached_child {
+        if !Config::from_env()
+            .context("telemetry configuration")?
+            .is_enabled()
+        {
+            eprintln!("gt agent-log: telemetry is off (GT_OTEL_LOGS_URL unset): nothing to export");
+            return Ok(ExitCode::SUCCESS);
+        }
+        return detach(args, &settings, &files);
+    }
+    if args.detached_child {
+        // Not a process-group leader (spawned by the parent), so this cannot fail in
+        // practice; if it does, the instance still runs, tied to the parent's session.
+        if let Err(err) = rustix::process::setsid() {
+            eprintln!("gt agent-log: warning: setsid failed: {err}");
+        }
+    }
+    let lock = match InstanceLock::acquire(&files) {
+        Ok(lock) => lock,
+        Err(LockError::Held { pid }) => {
+            let pid = pid.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+            handshake(args, &format!("already {pid}"));
+            eprintln!(
+                "gt agent-log: session {} is already followed (pid {pid}); nothing to do",
+                settings.session
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let Some((provider, config)) = start_telemetry()? else {
+        handshake(args, "off");
+        eprintln!("gt agent-log: telemetry is off (GT_OTEL_LOGS_URL unset): nothing to export");
+        return Ok(ExitCode::SUCCESS);
+    };
+    telemetry_recorder::set_work_context(telemetry_recorder::WorkContext::from_lookup(env));
+    let _runtime = telemetry_runtime::install(&provider)
+        .map_err(|err| eprintln!("gt agent-log: warning: no process metrics: {err}"))
+        .ok();
+    let pricing = pricing().unwrap_or_else(|err| {
+        eprintln!("gt agent-log: warning: {err:#}; using the embedded price table");
+        Pricing::embedded()
+    });
+    let (mut wakes, wake_rx) = Wakes::new().context("signal handlers")?;
+    let stop = wakes.stop_flag();
+    let checkpoint = load_checkpoint(&files.checkpoint, &settings);
+    let sink = TelemetrySink::new(
+        provider.clone(),
+        &config,
+        pricing,
+        RecordContext {
+            session: settings.session.clone(),
+            run_id: settings.run_id.clone(),
+            rig: settings.rig.clone(),
+            role: settings.role.clone(),
+        },
+        Arc::clone(&stop),
+    );
+    let mut follower = Follower::new(
+        Source::Watch {
+            agent: settings.agent,
+            root: root.clone(),
+            work_dir: settings.work_dir.clone(),
+            since: settings.since,
+        },
+        &settings.session,
+        sink,
+        checkpoint,
+        Some(files.checkpoint.clone()),
+        settings.idle_flush,
+    );
+    handshake(args, &format!("started {}", std::process::id()));
+    let finished = follow::run(&mut follower, &wake_rx, &stop, settings.poll, || {
+        wakes.watch(&root);
+    });
+    let _ = provider.shutdown(SHUTDOWN_AFTER_FINISH);
+    eprintln!(
+        "gt agent-log: session {}: {}{}",
+        settings.session,
+        summary(&follower.totals()),
+        if finished {
+            ""
+        } else {
+            "; the last batch was not confirmed and is kept for the next start"
+        }
+    );
+    drop(lock);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A checkpoint for these settings, or none (a missing, unreadable or foreign one is
+/// replaced by the first save).
+fn load_checkpoint(path: &Path, settings: &FollowSettings) -> Option<Checkpoint> {
+    match Checkpoint::load(path) {
+        Ok(Some(cp)) if cp.agent == settings.agent && cp.work_dir == settings.work_dir => Some(cp),
+        Ok(Some(cp)) => {
+            eprintln!(
+                "gt agent-log: warning: {} belongs to {} in {}; starting over for {} in {}",
+                path.display(),
+                cp.agent,
+                cp.work_dir.display(),
+                settings.agent,
+                settings.work_dir.display()
+            );
+            None
+        }
+        Ok(None) => None,
+        Err(err) => {
+            eprintln!("gt agent-log: warning: {err}; starting without a checkpoint");
+            None
+        }
+    }
+}
+
+/// Tells the `--detach` parent how the start went (one line on stdout, which is its pipe).
+fn handshake(args: &FollowArgs, line: &str) {
+    if args.detached_child {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+/// Starts this command again in the background (it calls setsid itself), waits until it has
+/// taken the session's lock or found it taken, and reports.
+fn detach(
+    args: &FollowArgs,
+    settings: &FollowSettings,
+    files: &SessionFiles,
+) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find the gt executable")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&files.log)
+        .with_context(|| format!("cannot open {}", files.log.display()))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("agent-log")
+        .arg("--session")
+        .arg(&settings.session)
+        .arg("--work-dir")
+        .arg(&settings.work_dir)
+        .arg("--agent")
+        .arg(settings.agent.as_str())
+        .arg("--detached-child");
+    if let Some(since) = &args.since {
+        cmd.arg("--since").arg(since);
+    }
+    if !settings.run_id.is_empty() {
+        cmd.arg("--run-id").arg(&settings.run_id);
+    }
+    // The state directory as resolved here, so the child cannot resolve another one.
+    cmd.env(settings::GT_AGENT_LOG_STATE_DIR, &settings.state_dir)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log));
+    let mut child = cmd
+        .spawn()
+        .context("cannot start the background instance")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("no pipe to the background instance")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(DETACH_HANDSHAKE).unwrap_or_default();
+    let line = line.trim();
+    if let Some(pid) = line.strip_prefix("started ") {
+        println!(
+            "gt agent-log: following session {} in the background (pid {pid}; log {})",
+            settings.session,
+            files.log.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else if let Some(pid) = line.strip_prefix("already ") {
+        println!(
+            "gt agent-log: session {} is already followed (pid {pid})",
+            settings.session
+        );
+        Ok(ExitCode::SUCCESS)
+    } else if line == "off" {
+        println!("gt agent-log: telemetry is off (GT_OTEL_LOGS_URL unset): nothing to export");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        anyhow::bail!(
+            "the background instance did not start; see {}",
+            files.log.display()
+        )
+    }
+}
+
+fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let files = offline::expand(&args.paths, args.agent.map(agent_of))?;
+    if let Some((path, _)) = files.iter().find(|(_, a)| *a == AgentKind::OpenCode) {
+        anyhow::bail!(
+            "{}: replaying OpenCode documents is not supported; `gt agent-log report` reads them",
+            path.display()
+        );
+    }
+    let Some((provider, config)) = start_telemetry()? else {
+        anyhow::bail!("telemetry is off: set GT_OTEL_LOGS_URL to replay transcripts");
+    };
+    let pricing = pricing()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let session = args
+        .session
+        .clone()
+        .or_else(|| env(settings::GT_SESSION))
+        .unwrap_or_default();
+    let run_id = args
+        .run_id
+        .clone()
+        .or_else(|| env(settings::GT_RUN))
+        .unwrap_or_default();
+    let sink = TelemetrySink::new(
+        provider.clone(),
+        &config,
+        pricing,
+        RecordContext {
+            session: session.clone(),
+            run_id,
+            rig: env(settings::GT_RIG).unwrap_or_default(),
+            role: env(settings::GT_ROLE).unwrap_or_default(),
+        },
+        Arc::clone(&stop),
+    );
+    let count = files.len();
+    let mut follower = Follower::new(
+        Source::Fixed(files),
+        &session,
+        sink,
+        None,
+        None,
+        Duration::ZERO,
+    );
+    let started = Instant::now();
+    let ok = follow::replay(&mut follower, &stop, REPLAY_PATIENCE);
+    let _ = provider.shutdown(super::SHUTDOWN_DEADLINE);
+    eprintln!(
+        "gt agent-log replay: {count} files in {} ms: {}",
+        started.elapsed().as_millis(),
+        summary(&follower.totals())
+    );
+    if ok {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "gt agent-log replay: error: the backend did not take every record (the counts \
+             above are what it confirmed)"
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let files: Vec<(PathBuf, AgentKind)> = if args.paths.is_empty() {
+        let work_dir = args
+            .work_dir
+            .as_deref()
+            .context("pass transcript PATHs or --work-dir DIR")?;
+        let work_dir = std::env::current_dir()?.join(work_dir);
+        let agent = settings::resolve_agent(args.agent.map(agent_of), &env)?;
+        let root =
+            discover::transcript_root(agent, &work_dir, env, settings::home_dir(&env).as_deref())
+                .context(
+                "no transcript directory for this agent (OpenCode: pass its JSON documents)",
+            )?;
+        discover::list_files(&root, "jsonl")
+            .into_iter()
+            .filter(|p| {
+                agent != AgentKind::Codex
+                    || matches!(discover::codex_ownership(p, &work_dir), Ok(Ownership::Ours))
+            })
+            .map(|p| (p, agent))
+            .collect()
+    } else {
+        offline::expand(&args.paths, args.agent.map(agent_of))?
+    };
+    let pricing = pricing()?;
+    let (usages, skipped) = offline::read_usages(&files)?;
+    let by = match args.by {
+        ReportBy::Session => GroupBy::Session,
+        ReportBy::Model => GroupBy::Model,
+        ReportBy::Day => GroupBy::Day,
+    };
+    let report = agent_transcripts::report(usages, by, &pricing);
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_table());
+    }
+    if skipped.problems() > 0 {
+        eprintln!(
+            "gt agent-log report: {} of the lines of {} files could not be read ({} not JSON, \
+             {} unknown shape, {} not UTF-8, {} oversized, {} unfinished)",
+            skipped.problems(),
+            files.len(),
+            skipped.invalid_json,
+            skipped.unknown_shape,
+            skipped.invalid_utf8,
+            skipped.oversized,
+            skipped.partial_lines
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,178 @@
+//! `gt agent-log replay` and `gt agent-log report` on a small fixture whose totals were
+//! computed by hand (see the comments).
+
+mod agent_log_common;
+mod support;
+
+use std::path::PathBuf;
+
+use agent_log_common::{Town, records};
+use otlp_capture::{Receiver, Value};
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agent_log/claude")
+}
+
+// The fixture: sess-1.jsonl holds msg_1 (two lines; the larger wins: input 100, output 50,
+// cache writes 1000, cache reads 2000, claude-sonnet-4-5), msg_2 (input 10, output 200, cache
+// reads 3000, claude-sonnet-4-5), a broken line, and msg_3 (input 7, output 3, an unknown
+// model) on the next day; sess-1/subagents/agent-a.jsonl holds msg_4 (input 20, output 30,
+// claude-haiku-4-5). Rates per million: sonnet-4-5 3 / 15 / 3.75 (5-minute writes) / 0.3,
+// haiku-4-5 1 / 5.
+//   msg_1: 100*3 + 50*15 + 1000*3.75 + 2000*0.3 = 5400   -> 0.005400
+//   msg_2:  10*3 + 200*15 + 3000*0.3             = 3930   -> 0.003930
+//   msg_4:  20*1 + 30*5                          =  170   -> 0.000170
+//   total cost 0.0095; input 137, output 283, cache reads 5000, cache writes 1000.
+const TOTAL_COST: f64 = 0.0095;
+
+#[test]
+fn report_totals_match_the_hand_computed_ones() {
+    let town = Town::new();
+    let out = town
+        .gt()
+        .args(["agent-log", "report", "--json", "--by", "model"])
+        .arg(fixture())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = &report["total"];
+    assert_eq!(total["usages"], 4);
+    assert_eq!(total["input_tokens"], 137);
+    assert_eq!(total["output_tokens"], 283);
+    assert_eq!(total["cache_read_tokens"], 5000);
+    assert_eq!(total["cache_creation_tokens"], 1000);
+    assert_eq!(total["total_tokens"], 137 + 283 + 5000 + 1000);
+    assert_eq!(total["unpriced_usages"], 1);
+    assert!(
+        (total["cost_usd"].as_f64().unwrap() - TOTAL_COST).abs() < 1e-12,
+        "{total}"
+    );
+    let keys: Vec<&str> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "claude-haiku-4-5-20251001",
+            "claude-sonnet-4-5-20250929",
+            "mystery-model-1"
+        ]
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 not JSON"), "{stderr}");
+}
+
+#[test]
+fn report_of_a_work_dir_reads_its_project_directory_as_a_table() {
+    let town = Town::new();
+    let project = town.project();
+    std::fs::create_dir_all(project.parent().unwrap()).unwrap();
+    copy_dir(&fixture(), &project);
+    let out = town
+        .gt()
+        .args(["agent-log", "report", "--by", "day", "--work-dir"])
+        .arg(town.work_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("2026-01-05"), "{table}");
+    assert!(table.contains("2026-01-06"), "{table}");
+    let total = table.lines().last().unwrap();
+    assert!(total.starts_with("Total"), "{table}");
+    assert!(total.contains("+1 unpriced"), "{table}");
+    assert!(total.contains("6,420"), "{table}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn replay_exports_every_record_once_with_transcript_times() {
+    let town = Town::new();
+    let rx = Receiver::start().unwrap();
+    let out = town
+        .gt()
+        .args([
+            "agent-log",
+            "replay",
+            "--session",
+            "gt-replay",
+            "--run-id",
+            "run-7",
+        ])
+        .arg(fixture())
+        .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
+        .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
+        .env("GT_LOG_AGENT_OUTPUT", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let usages = records(&rx, "agent.usage");
+    let events = records(&rx, "agent.event");
+    // sess-1: user text, thinking, tool_use, tool_result, "Fixed.", "Hm."; agent-a: user
+    // text, "Nothing found.".
+    assert_eq!((usages.len(), events.len()), (4, 8));
+    let msg1 = usages
+        .iter()
+        .find(|r| r.attr("output_tokens") == Some(&Value::Int(50)))
+        .expect("msg_1 with its largest line");
+    // 2026-01-05T10:00:02Z, the winning line's time.
+    assert_eq!(msg1.time_unix_nano, 1_767_607_202_000_000_000);
+    assert!(
+        usages
+            .iter()
+            .all(|r| r.str_attr("session") == Some("gt-replay"))
+    );
+    assert!(usages.iter().all(|r| r.str_attr("run.id") == Some("run-7")));
+    let cost: f64 = usages
+        .iter()
+        .filter_map(|r| r.attr("cost_usd").and_then(Value::as_f64))
+        .filter(|c| c.is_finite())
+        .sum();
+    assert!((cost - TOTAL_COST).abs() < 1e-12, "{cost}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("4 agent.usage and 8 agent.event records exported"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn replay_without_a_backend_configured_fails_saying_why() {
+    let town = Town::new();
+    let out = town
+        .gt()
+        .args(["agent-log", "replay"])
+        .arg(fixture())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("telemetry is off"));
+}
