@@ -368,10 +368,10 @@ impl TranscriptParser for CodexParser {
             let Some(info) = de::<Option<Info>>(p.info).flatten() else {
                 return LineOutcome::Parsed; // rate-limit-only update
             };
-            if let Some(m) = de::<String>(p.model).or_else(|| info.model.clone()) {
-                if !m.trim().is_empty() {
-                    self.state.model = m;
-                }
+            if let Some(m) = de::<String>(p.model).or_else(|| info.model.clone())
+                && !m.trim().is_empty()
+            {
+                self.state.model = m;
             }
             if let Some(d) = self.usage_delta(&info) {
                 let cached = d.cached_input_tokens.min(d.input_tokens);

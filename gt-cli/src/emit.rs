@@ -323,7 +323,7 @@ impl Emit {
                 cache_creation_tokens: self.n("cache_creation_tokens"),
                 cache_creation_5m_tokens: self.opt_n("cache_creation_5m_tokens"),
                 cache_creation_1h_tokens: self.opt_n("cache_creation_1h_tokens"),
-                cost_usd: self.f("cost_usd"),
+                cost_usd: self.values.get("cost_usd").and_then(|v| v.parse().ok()),
                 timestamp: SystemTime::now(),
             }),
             other => eprintln!(

@@ -178,10 +178,10 @@ fn validate_url(variable: &'static str, url: &str) -> Result<(), InitError> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("it contains whitespace or control characters"));
     }
-    if let Some((_, port)) = host.rsplit_once(':').filter(|_| !host.ends_with(']')) {
-        if port.parse::<u16>().is_err() {
-            return Err(invalid("its port is not a number between 0 and 65535"));
-        }
+    if let Some((_, port)) = host.rsplit_once(':').filter(|_| !host.ends_with(']'))
+        && port.parse::<u16>().is_err()
+    {
+        return Err(invalid("its port is not a number between 0 and 65535"));
     }
     Ok(())
 }

@@ -34,14 +34,14 @@ impl WarnOnce {
     }
 
     fn check<E: fmt::Display>(&self, result: Result<(), E>) -> Result<(), E> {
-        if let Err(err) = &result {
-            if !self.warned.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "gt: warning: telemetry {} export to {} failed: {err} (telemetry is best-effort; \
+        if let Err(err) = &result
+            && !self.warned.swap(true, Ordering::Relaxed)
+        {
+            eprintln!(
+                "gt: warning: telemetry {} export to {} failed: {err} (telemetry is best-effort; \
                      further {} export failures in this process are not reported)",
-                    self.signal, self.url, self.signal
-                );
-            }
+                self.signal, self.url, self.signal
+            );
         }
         result
     }

@@ -796,7 +796,7 @@ pub mod event {
                 int("cache_read_tokens"),
                 int("cache_creation_tokens"),
                 s("model"),
-                attr("cost_usd", AttrKind::Double),
+                given("cost_usd", AttrKind::Double),
                 given("cache_creation_5m_tokens", AttrKind::Int),
                 given("cache_creation_1h_tokens", AttrKind::Int),
             ],

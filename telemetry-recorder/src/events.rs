@@ -195,8 +195,9 @@ pub struct AgentUsage<'a> {
     pub cache_creation_5m_tokens: Option<u64>,
     /// `cache_creation_1h_tokens`, recorded when known.
     pub cache_creation_1h_tokens: Option<u64>,
-    /// `cost_usd`; added to `gastown.token.cost_usd` when finite and positive.
-    pub cost_usd: f64,
+    /// `cost_usd` from the pricing table; `None` for a model without a price (the record then
+    /// carries no `cost_usd`). Added to `gastown.token.cost_usd` when finite and positive.
+    pub cost_usd: Option<f64>,
     /// When the transcript says it happened: the record's timestamp.
     pub timestamp: SystemTime,
 }

@@ -712,9 +712,10 @@ impl Recorder {
             );
         }
         // A monotonic sum cannot go down; the SDK would drop a negative value anyway.
-        if usage.cost_usd.is_finite() && usage.cost_usd > 0.0 {
+        let cost = usage.cost_usd.filter(|c| c.is_finite());
+        if let Some(cost) = cost.filter(|c| *c > 0.0) {
             self.inst.token_cost.add(
-                usage.cost_usd,
+                cost,
                 &[
                     label("rig", usage.rig),
                     label("role", usage.role),
@@ -732,7 +733,9 @@ impl Recorder {
         rec.add_attribute("cache_read_tokens", int(usage.cache_read_tokens));
         rec.add_attribute("cache_creation_tokens", int(usage.cache_creation_tokens));
         rec.add_attribute("model", string(usage.model));
-        rec.add_attribute("cost_usd", AnyValue::Double(usage.cost_usd));
+        if let Some(cost) = cost {
+            rec.add_attribute("cost_usd", AnyValue::Double(cost));
+        }
         if let Some(tokens) = usage.cache_creation_5m_tokens {
             rec.add_attribute("cache_creation_5m_tokens", int(tokens));
         }

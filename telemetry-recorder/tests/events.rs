@@ -386,7 +386,7 @@ fn usage() -> AgentUsage<'static> {
         cache_creation_tokens: 800,
         cache_creation_5m_tokens: Some(300),
         cache_creation_1h_tokens: Some(500),
-        cost_usd: 0.0425,
+        cost_usd: Some(0.0425),
         timestamp: usage_time(),
     }
 }
@@ -649,7 +649,7 @@ fn agent_usage_counts_tokens_by_type_and_accumulates_cost() {
     let recorder = h.recorder(ContentSettings::default());
     recorder.agent_usage(&usage());
     recorder.agent_usage(&AgentUsage {
-        cost_usd: 0.0075,
+        cost_usd: Some(0.0075),
         cache_creation_5m_tokens: None,
         ..usage()
     });

@@ -174,9 +174,8 @@ impl TelemetrySink {
             cache_creation_tokens: u.cache_creation_tokens,
             cache_creation_5m_tokens: u.cache_creation_5m_tokens,
             cache_creation_1h_tokens: u.cache_creation_1h_tokens,
-            // The recorder always writes cost_usd; NaN says "unknown" and keeps the cost
-            // counter untouched (it adds finite, positive costs only).
-            cost_usd: cost.unwrap_or(f64::NAN),
+            // A model without a price: no cost_usd at all, never a guessed one.
+            cost_usd: cost,
             timestamp: u.timestamp,
         });
         cost.is_some()

@@ -103,11 +103,6 @@ impl InstanceLock {
             .write(true)
             .open(&files.lock)
             .map_err(io_err)?;
-        #[allow(
-            clippy::incompatible_msrv,
-            reason = "File::try_lock is stable since 1.89; the workspace builds with 1.95 \
-                      (its rust-version field is older than the let-chains it already uses)"
-        )]
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -130,7 +125,6 @@ impl Drop for InstanceLock {
         // Only the holder removes the pid file, and before releasing the lock, so it never
         // deletes a successor's.
         let _ = fs::remove_file(&self.pid_path);
-        #[allow(clippy::incompatible_msrv, reason = "see InstanceLock::acquire")]
         let _ = self.file.unlock();
     }
 }

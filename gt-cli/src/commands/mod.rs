@@ -37,12 +37,12 @@ fn with_telemetry(command: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow:
             None
         });
     let result = command();
-    if let Some(provider) = provider {
-        if let Err(err) = provider.shutdown(SHUTDOWN_DEADLINE) {
-            // The exporters already printed one warning line per signal; say nothing twice.
-            if matches!(err, telemetry_core::ShutdownError::DeadlineExceeded(_)) {
-                eprintln!("gt: warning: {err}");
-            }
+    if let Some(provider) = provider
+        && let Err(err) = provider.shutdown(SHUTDOWN_DEADLINE)
+    {
+        // The exporters already printed one warning line per signal; say nothing twice.
+        if matches!(err, telemetry_core::ShutdownError::DeadlineExceeded(_)) {
+            eprintln!("gt: warning: {err}");
         }
     }
     result
