@@ -80,26 +80,8 @@ fn bench() -> ExitCode {
             .output();
         match out {
             Ok(out) if out.status.success() => {
-                let text = String::from_utf8_lossy(&out.stdout);
-                let mut name = String::new();
-                for line in text.lines() {
-                    let trimmed = line.trim();
-                    if !line.starts_with(' ')
-                        && !trimmed.is_empty()
-                        && !trimmed.starts_with("Benchmarking")
-                    {
-                        name = trimmed
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned();
-                    }
-                    if let Some(rest) = trimmed
-                        .strip_prefix("time:")
-                        .or_else(|| trimmed.strip_prefix("thrpt:"))
-                    {
-                        println!("| {krate} | {name} | {} |", rest.trim());
-                    }
+                for (name, figure) in criterion_figures(&String::from_utf8_lossy(&out.stdout)) {
+                    println!("| {krate} | {name} | {figure} |");
                 }
             }
             Ok(out) => {
@@ -123,4 +105,43 @@ fn bench() -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The (benchmark, `time:`/`thrpt:` estimate) pairs of criterion's output, without the
+/// "change:" comparisons with a previous run.
+fn criterion_figures(output: &str) -> Vec<(String, String)> {
+    let mut figures = Vec::new();
+    let (mut name, mut in_change) = (String::new(), false);
+    for line in output.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("Benchmarking") || trimmed.starts_with("Found")
+        {
+            continue;
+        }
+        if trimmed.starts_with("change:") {
+            in_change = true;
+            continue;
+        }
+        let metric = ["time:", "thrpt:"]
+            .iter()
+            .find_map(|m| line.find(m).map(|at| (at, *m)));
+        match metric {
+            Some((at, m)) => {
+                let prefix = line[..at].trim();
+                if !prefix.is_empty() {
+                    name = prefix.to_owned();
+                    in_change = false;
+                }
+                if !in_change {
+                    figures.push((name.clone(), format!("{m} {}", line[at + m.len()..].trim())));
+                }
+            }
+            None if !line.starts_with(' ') => {
+                name = trimmed.to_owned();
+                in_change = false;
+            }
+            None => {}
+        }
+    }
+    figures
 }
