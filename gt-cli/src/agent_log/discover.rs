@@ -15,8 +15,8 @@ use agent_transcripts::AgentKind;
 use serde::Deserialize;
 
 /// The directory holding `agent`'s transcripts for `work_dir` (Claude Code) or for every
-/// work directory (Codex). `None` for OpenCode (its documents are not followed) or when no
-/// home directory is known.
+/// work directory (Codex), or OpenCode's database (every work directory's sessions). `None`
+/// when no home directory is known.
 #[must_use]
 pub fn transcript_root(
     agent: AgentKind,
@@ -28,7 +28,7 @@ pub fn transcript_root(
         AgentKind::ClaudeCode => agent_transcripts::claude_config_dir(lookup, home)
             .map(|config| agent_transcripts::claude_project_dir(&config, work_dir)),
         AgentKind::Codex => agent_transcripts::codex::codex_sessions_dir(lookup, home),
-        AgentKind::OpenCode => None,
+        AgentKind::OpenCode => crate::agent_log::opencode_db::database_path(lookup, home),
     }
 }
 
@@ -197,6 +197,15 @@ mod tests {
         assert_eq!(
             transcript_root(AgentKind::OpenCode, Path::new("/w"), |_| None, None),
             None
+        );
+        assert_eq!(
+            transcript_root(
+                AgentKind::OpenCode,
+                Path::new("/w"),
+                |_| None,
+                Some(Path::new("/home/u"))
+            ),
+            Some(PathBuf::from("/home/u/.local/share/opencode/opencode.db"))
         );
     }
 }

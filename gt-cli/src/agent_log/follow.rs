@@ -480,6 +480,7 @@ impl<S: Sink> Follower<S> {
                 .collect(),
             emitted_messages: self.messages.order.iter().cloned().collect(),
             totals: self.totals,
+            opencode_db: None,
         }
     }
 
@@ -545,6 +546,29 @@ fn warn_restart(path: &Path, restart: Restart) {
     );
 }
 
+/// What [`run`] and [`replay`] drive: a transcript [`Follower`], or an OpenCode database
+/// follower ([`crate::agent_log::opencode_db::DbFollower`]).
+pub trait Follow {
+    /// Looks for new sources (files, the database).
+    fn scan(&mut self);
+    /// Reads and exports at most one batch.
+    fn pump(&mut self) -> Pump;
+    /// Ends following; returns whether the last export was confirmed.
+    fn finish(&mut self) -> bool;
+}
+
+impl<S: Sink> Follow for Follower<S> {
+    fn scan(&mut self) {
+        Follower::scan(self);
+    }
+    fn pump(&mut self) -> Pump {
+        Follower::pump(self)
+    }
+    fn finish(&mut self) -> bool {
+        Follower::finish(self)
+    }
+}
+
 /// Why the follower is woken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -557,8 +581,8 @@ pub enum Wake {
 /// Follows until `stop` is set: pumps while there is work, sleeps on `wakes` otherwise, and
 /// rescans at least every `poll`; `after_scan` runs after each rescan (to set up a watch once
 /// the directory exists). Ends with [`Follower::finish`]; returns its result.
-pub fn run<S: Sink>(
-    follower: &mut Follower<S>,
+pub fn run<F: Follow>(
+    follower: &mut F,
     wakes: &Receiver<Wake>,
     stop: &AtomicBool,
     poll: Duration,
@@ -600,7 +624,7 @@ pub fn run<S: Sink>(
 /// Replays `follower`'s fixed files to their end once: pumps until nothing is left, retrying
 /// a failed export until `patience` has passed without progress. Returns whether everything
 /// was exported.
-pub fn replay<S: Sink>(follower: &mut Follower<S>, stop: &AtomicBool, patience: Duration) -> bool {
+pub fn replay<F: Follow>(follower: &mut F, stop: &AtomicBool, patience: Duration) -> bool {
     follower.scan();
     let mut last_progress = Instant::now();
     while !stop.load(Ordering::Relaxed) {

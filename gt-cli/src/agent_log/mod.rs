@@ -2,7 +2,8 @@
 //!
 //! The parsing lives in agent-transcripts; this module finds the files of a work directory
 //! ([`discover`]), follows each one ([`tail`]) in bounded batches whose export is confirmed
-//! before the position is checkpointed ([`follow`], [`state`]), maps events to telemetry
+//! before the position is checkpointed ([`follow`], [`state`]; OpenCode's SQLite database
+//! in [`opencode_db`]), maps events to telemetry
 //! records ([`sink`]), wakes up on inotify events and signals ([`watch`]) and reads files once
 //! for `replay` and `report` ([`offline`]). Settings are resolved once ([`settings`]).
 //!
@@ -16,6 +17,7 @@
 pub mod discover;
 pub mod follow;
 pub mod offline;
+pub mod opencode_db;
 pub mod settings;
 pub mod sink;
 pub mod state;

@@ -196,6 +196,32 @@ pub struct Checkpoint {
     pub emitted_messages: Vec<String>,
     /// Totals since the checkpoint was created.
     pub totals: Totals,
+    /// Where an OpenCode database is read up to (absent for transcript files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opencode_db: Option<DbCheckpoint>,
+}
+
+/// The key of an OpenCode database row in reading order: `(time_updated, table, id)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RowKey {
+    /// The row's `time_updated` (epoch milliseconds, bumped by OpenCode on every write).
+    pub time_updated: i64,
+    /// 0 for the `message` table, 1 for `part` (a message sorts before its parts).
+    pub table: u8,
+    /// The row's `id`.
+    pub id: String,
+}
+
+/// Where one OpenCode database stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbCheckpoint {
+    /// The database file.
+    pub path: PathBuf,
+    /// Every row at or before this key has been exported (or produced nothing); `None`:
+    /// nothing read yet.
+    pub cursor: Option<RowKey>,
+    /// The parser's dedup state at `cursor` (message and part ids already emitted).
+    pub parser: DedupState,
 }
 
 /// What a follower has exported and skipped.
@@ -313,6 +339,7 @@ mod tests {
             }],
             emitted_messages: vec!["msg_1".into()],
             totals: Totals::default(),
+            opencode_db: None,
         };
         cp.save(&path).unwrap();
         assert_eq!(Checkpoint::load(&path).unwrap(), Some(cp));

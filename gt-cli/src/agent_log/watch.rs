@@ -79,6 +79,16 @@ impl Wakes {
     /// after each rescan until it returns true. Without inotify it warns once and returns
     /// false: the poll interval then bounds the delay.
     pub fn watch(&mut self, root: &Path) -> bool {
+        self.watch_with(root, RecursiveMode::Recursive)
+    }
+
+    /// Like [`Wakes::watch`], but `dir` alone, not its subdirectories (OpenCode's data
+    /// directory, where the database and its `-wal` file change).
+    pub fn watch_flat(&mut self, dir: &Path) -> bool {
+        self.watch_with(dir, RecursiveMode::NonRecursive)
+    }
+
+    fn watch_with(&mut self, root: &Path, mode: RecursiveMode) -> bool {
         if self.watched.as_deref() == Some(root) {
             return true;
         }
@@ -109,7 +119,7 @@ impl Wakes {
         let Some(watcher) = self.watcher.as_mut() else {
             return false;
         };
-        match watcher.watch(root, RecursiveMode::Recursive) {
+        match watcher.watch(root, mode) {
             Ok(()) => {
                 self.watched = Some(root.to_owned());
                 // Files may have appeared before the watch took hold.

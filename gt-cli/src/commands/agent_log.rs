@@ -18,6 +18,7 @@ use anyhow::Context as _;
 use gt_cli::agent_log::discover::{self, Ownership};
 use gt_cli::agent_log::follow::{self, Follower, Source};
 use gt_cli::agent_log::offline;
+use gt_cli::agent_log::opencode_db::{self, DbFollower, DbSource, Sessions};
 use gt_cli::agent_log::settings::{self, FollowFlags, FollowSettings, GT_PRICING_FILE};
 use gt_cli::agent_log::sink::{RecordContext, TelemetrySink};
 use gt_cli::agent_log::state::{Checkpoint, InstanceLock, LockError, SessionFiles, Totals};
@@ -122,19 +123,15 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
         &cwd,
         env,
     )?;
-    if settings.agent == AgentKind::OpenCode {
-        anyhow::bail!(
-            "following OpenCode is not supported (since v1.2 it keeps sessions in a SQLite \
-             database); use `gt agent-log report` on its JSON documents"
-        );
-    }
     let root = discover::transcript_root(
         settings.agent,
         &settings.work_dir,
         env,
         settings::home_dir(&env).as_deref(),
     )
-    .context("no transcript directory: set HOME (or CLAUDE_CONFIG_DIR / CODEX_HOME)")?;
+    .context(
+        "no transcript directory: set HOME (or CLAUDE_CONFIG_DIR / CODEX_HOME / XDG_DATA_HOME)",
+    )?;
     let files = SessionFiles::new(&settings.state_dir, &settings.session);
     std::fs::create_dir_all(&settings.state_dir).with_context(|| {
         format!(
@@ -200,28 +197,51 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
         },
         Arc::clone(&stop),
     );
-    let mut follower = Follower::new(
-        Source::Watch {
-            agent: settings.agent,
-            root: root.clone(),
-            work_dir: settings.work_dir.clone(),
-            since: settings.since,
-        },
-        &settings.session,
-        sink,
-        checkpoint,
-        Some(files.checkpoint.clone()),
-        settings.idle_flush,
-    );
-    handshake(args, &format!("started {}", std::process::id()));
-    let finished = follow::run(&mut follower, &wake_rx, &stop, settings.poll, || {
-        wakes.watch(&root);
-    });
+    let (finished, totals) = if settings.agent == AgentKind::OpenCode {
+        // `root` is the database; its directory is watched for the database and its WAL.
+        let mut follower = DbFollower::new(
+            DbSource {
+                path: root.clone(),
+                sessions: Sessions::of_work_dir(&settings.work_dir),
+                work_dir: settings.work_dir.clone(),
+                since: settings.since,
+            },
+            &settings.session,
+            sink,
+            checkpoint,
+            Some(files.checkpoint.clone()),
+        );
+        let data_dir = root.parent().map(Path::to_owned).unwrap_or_default();
+        handshake(args, &format!("started {}", std::process::id()));
+        let finished = follow::run(&mut follower, &wake_rx, &stop, settings.poll, || {
+            wakes.watch_flat(&data_dir);
+        });
+        (finished, follower.totals())
+    } else {
+        let mut follower = Follower::new(
+            Source::Watch {
+                agent: settings.agent,
+                root: root.clone(),
+                work_dir: settings.work_dir.clone(),
+                since: settings.since,
+            },
+            &settings.session,
+            sink,
+            checkpoint,
+            Some(files.checkpoint.clone()),
+            settings.idle_flush,
+        );
+        handshake(args, &format!("started {}", std::process::id()));
+        let finished = follow::run(&mut follower, &wake_rx, &stop, settings.poll, || {
+            wakes.watch(&root);
+        });
+        (finished, follower.totals())
+    };
     let _ = provider.shutdown(SHUTDOWN_AFTER_FINISH);
     eprintln!(
         "gt agent-log: session {}: {}{}",
         settings.session,
-        summary(&follower.totals()),
+        summary(&totals),
         if finished {
             ""
         } else {
@@ -338,8 +358,20 @@ fn detach(
     }
 }
 
+/// The one OpenCode database among `paths`, when `paths` is exactly that.
+fn single_database(paths: &[PathBuf]) -> Option<&Path> {
+    match paths {
+        [p] if opencode_db::is_database(p) => Some(p),
+        _ => None,
+    }
+}
+
 fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
-    let files = offline::expand(&args.paths, args.agent.map(agent_of))?;
+    let database = single_database(&args.paths);
+    let files = match database {
+        Some(_) => Vec::new(),
+        None => offline::expand(&args.paths, args.agent.map(agent_of))?,
+    };
     if let Some((path, _)) = files.iter().find(|(_, a)| *a == AgentKind::OpenCode) {
         anyhow::bail!(
             "{}: replaying OpenCode documents is not supported; `gt agent-log report` reads them",
@@ -373,22 +405,40 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         },
         Arc::clone(&stop),
     );
-    let count = files.len();
-    let mut follower = Follower::new(
-        Source::Fixed(files),
-        &session,
-        sink,
-        None,
-        None,
-        Duration::ZERO,
-    );
+    let count = files.len().max(1);
     let started = Instant::now();
-    let ok = follow::replay(&mut follower, &stop, REPLAY_PATIENCE);
+    let (ok, totals) = if let Some(db) = database {
+        let mut follower = DbFollower::new(
+            DbSource {
+                path: db.to_owned(),
+                sessions: Sessions::All,
+                work_dir: PathBuf::new(),
+                since: None,
+            },
+            &session,
+            sink,
+            None,
+            None,
+        );
+        let ok = follow::replay(&mut follower, &stop, REPLAY_PATIENCE);
+        (ok, follower.totals())
+    } else {
+        let mut follower = Follower::new(
+            Source::Fixed(files),
+            &session,
+            sink,
+            None,
+            None,
+            Duration::ZERO,
+        );
+        let ok = follow::replay(&mut follower, &stop, REPLAY_PATIENCE);
+        (ok, follower.totals())
+    };
     let _ = provider.shutdown(super::SHUTDOWN_DEADLINE);
     eprintln!(
         "gt agent-log replay: {count} files in {} ms: {}",
         started.elapsed().as_millis(),
-        summary(&follower.totals())
+        summary(&totals)
     );
     if ok {
         Ok(ExitCode::SUCCESS)
@@ -402,6 +452,29 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let database = match single_database(&args.paths) {
+        Some(db) => Some((db.to_owned(), Sessions::All)),
+        None if args.paths.is_empty()
+            && settings::resolve_agent(args.agent.map(agent_of), &env)? == AgentKind::OpenCode =>
+        {
+            let work_dir = args
+                .work_dir
+                .as_deref()
+                .context("pass an opencode.db PATH or --work-dir DIR")?;
+            let db = opencode_db::database_path(env, settings::home_dir(&env).as_deref())
+                .context("no OpenCode database: set HOME or XDG_DATA_HOME")?;
+            Some((
+                db,
+                Sessions::of_work_dir(&std::env::current_dir()?.join(work_dir)),
+            ))
+        }
+        None => None,
+    };
+    if let Some((db, sessions)) = database {
+        let (usages, skipped) = opencode_db::read_usages(&db, &sessions)
+            .with_context(|| format!("cannot read {}", db.display()))?;
+        return print_report(args, usages, &skipped, 1);
+    }
     let files: Vec<(PathBuf, AgentKind)> = if args.paths.is_empty() {
         let work_dir = args
             .work_dir
@@ -411,9 +484,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let agent = settings::resolve_agent(args.agent.map(agent_of), &env)?;
         let root =
             discover::transcript_root(agent, &work_dir, env, settings::home_dir(&env).as_deref())
-                .context(
-                "no transcript directory for this agent (OpenCode: pass its JSON documents)",
-            )?;
+                .context("no transcript directory for this agent: set HOME")?;
         discover::list_files(&root, "jsonl")
             .into_iter()
             .filter(|p| {
@@ -425,8 +496,17 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     } else {
         offline::expand(&args.paths, args.agent.map(agent_of))?
     };
-    let pricing = pricing()?;
     let (usages, skipped) = offline::read_usages(&files)?;
+    print_report(args, usages, &skipped, files.len())
+}
+
+fn print_report(
+    args: &ReportArgs,
+    usages: Vec<agent_transcripts::Usage>,
+    skipped: &agent_transcripts::SkipCounts,
+    file_count: usize,
+) -> anyhow::Result<ExitCode> {
+    let pricing = pricing()?;
     let by = match args.by {
         ReportBy::Session => GroupBy::Session,
         ReportBy::Model => GroupBy::Model,
@@ -443,7 +523,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             "gt agent-log report: {} of the lines of {} files could not be read ({} not JSON, \
              {} unknown shape, {} not UTF-8, {} oversized, {} unfinished)",
             skipped.problems(),
-            files.len(),
+            file_count,
             skipped.invalid_json,
             skipped.unknown_shape,
             skipped.invalid_utf8,

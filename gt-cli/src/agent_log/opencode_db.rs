@@ -1,0 +1,699 @@
+//! Following OpenCode's SQLite database (OpenCode ≥ 1.2).
+//!
+//! One job: [`DbFollower`] reads the `message` and `part` rows of the sessions of one work
+//! directory (`session.directory`) in bounded batches, hands each row's `data` to
+//! agent-transcripts' [`OpenCodeParser`], asks its [`Sink`] to confirm the export, and only
+//! then advances and saves its checkpoint: the [`RowKey`] of the last row delivered plus the
+//! parser's dedup state. A failed confirmation puts the cursor and the parser back where the
+//! last confirmed batch left them and waits (backoff, then a probe) before reading the same
+//! rows again, exactly like the transcript [`Follower`](crate::agent_log::follow::Follower).
+//!
+//! # The database (checked Nov 2026)
+//! `$XDG_DATA_HOME/opencode/opencode.db` (default `~/.local/share/opencode/opencode.db`),
+//! written by OpenCode through Drizzle in WAL mode: `session(id, directory, …, time_created,
+//! time_updated)`, `message(id, session_id, time_created, time_updated, data)`, `part(id,
+//! message_id, session_id, time_created, time_updated, data)`, `data` being the JSON document
+//! without its ids. OpenCode bumps `time_updated` on every write of a row (its timestamps
+//! carry Drizzle's `$onUpdate`, which upserts apply too), so rows are read in
+//! `(time_updated, table, id)` order from a keyset cursor: a row rewritten later (a message
+//! completed, a part finished) comes again and the parser, which emits each message usage and
+//! each part once, takes what it did not emit before.
+//!
+//! The database is opened read-only (`SQLITE_OPEN_READ_ONLY`, never a write, never a pragma
+//! that writes) with a busy timeout; each query is its own read transaction, so OpenCode's
+//! writer is never blocked beyond a statement and WAL content is seen as committed.
+//!
+//! # Edges
+//! A row committed after a row with a larger `time_updated` was already read (two OpenCode
+//! processes writing the same database, one waiting for the lock with an older timestamp,
+//! or the clock going back) sorts behind the cursor and is not read. A missing database is
+//! waited for; a database that cannot be read is warned about once and retried every poll.
+//! It must not write to the database, talk HTTP, or parse documents itself.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use agent_transcripts::{
+    AgentKind, DedupState, DocumentIds, Event, OpenCodeParser, TranscriptParser as _,
+};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::agent_log::follow::{Follow, Pump, RETRY_FIRST, RETRY_MAX};
+use crate::agent_log::settings::BATCH_RECORDS;
+use crate::agent_log::sink::Sink;
+use crate::agent_log::state::{CHECKPOINT_VERSION, Checkpoint, DbCheckpoint, RowKey, Totals};
+
+/// The database's file name in OpenCode's data directory.
+pub const DATABASE_FILE: &str = "opencode.db";
+/// How long a query waits for a lock OpenCode holds (a WAL checkpoint, a recovery).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Rows fetched per query: memory holds at most this many rows' documents at once.
+const ROWS_PER_QUERY: usize = 256;
+
+/// OpenCode's database: `$XDG_DATA_HOME/opencode/opencode.db` when `XDG_DATA_HOME` is set
+/// and absolute, else `<home>/.local/share/opencode/opencode.db`; `None` without either.
+#[must_use]
+pub fn database_path(
+    lookup: impl Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Option<PathBuf> {
+    let data = lookup("XDG_DATA_HOME")
+        .map(|d| PathBuf::from(d.trim()))
+        .filter(|d| d.is_absolute())
+        .or_else(|| home.map(|h| h.join(".local/share")))?;
+    Some(data.join("opencode").join(DATABASE_FILE))
+}
+
+/// Whether `path` looks like an OpenCode database (a `.db` file starting with SQLite's magic).
+#[must_use]
+pub fn is_database(path: &Path) -> bool {
+    use std::io::Read as _;
+    if path.extension().is_none_or(|e| e != "db") {
+        return false;
+    }
+    let mut magic = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| &magic == b"SQLite format 3\0")
+}
+
+/// Opens `path` read-only, for reading only.
+///
+/// # Errors
+/// When the file is missing or is not a readable SQLite database.
+pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// Which sessions' rows are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sessions {
+    /// Those whose `directory` is one of these (the work directory as given and canonical).
+    Directory(Vec<String>),
+    /// Every session (replay of a whole database).
+    All,
+}
+
+impl Sessions {
+    /// The sessions of `work_dir`, matched as given and canonicalized.
+    #[must_use]
+    pub fn of_work_dir(work_dir: &Path) -> Self {
+        let mut dirs = vec![work_dir.to_string_lossy().into_owned()];
+        if let Ok(c) = work_dir.canonicalize() {
+            let c = c.to_string_lossy().into_owned();
+            if !dirs.contains(&c) {
+                dirs.push(c);
+            }
+        }
+        Self::Directory(dirs)
+    }
+}
+
+/// One row, as read.
+struct Row {
+    key: RowKey,
+    session_id: String,
+    message_id: Option<String>,
+    data: Vec<u8>,
+}
+
+const QUERY: &str = "
+SELECT time_updated, tbl, id, session_id, message_id, data FROM (
+  SELECT m.time_updated AS time_updated, 0 AS tbl, m.id AS id, m.session_id AS session_id,
+         NULL AS message_id, m.data AS data
+    FROM message m
+   WHERE ?1 OR m.session_id IN (SELECT s.id FROM session s WHERE s.directory IN (?2, ?3))
+  UNION ALL
+  SELECT p.time_updated, 1, p.id, p.session_id, p.message_id, p.data
+    FROM part p
+   WHERE ?1 OR p.session_id IN (SELECT s.id FROM session s WHERE s.directory IN (?2, ?3))
+)
+WHERE (time_updated, tbl, id) > (?4, ?5, ?6)
+ORDER BY time_updated, tbl, id
+LIMIT ?7";
+
+/// Reads up to `limit` rows after `after` (from the start when `None`).
+fn query(
+    conn: &Connection,
+    sessions: &Sessions,
+    after: Option<&RowKey>,
+    limit: usize,
+) -> rusqlite::Result<Vec<Row>> {
+    let (all, d1, d2) = match sessions {
+        Sessions::All => (true, "", ""),
+        Sessions::Directory(dirs) => (
+            false,
+            dirs.first().map_or("", String::as_str),
+            dirs.get(1).or(dirs.first()).map_or("", String::as_str),
+        ),
+    };
+    let start = RowKey {
+        time_updated: i64::MIN,
+        table: 0,
+        id: String::new(),
+    };
+    let after = after.unwrap_or(&start);
+    let mut stmt = conn.prepare(QUERY)?;
+    let rows = stmt.query_map(
+        rusqlite::params![
+            all,
+            d1,
+            d2,
+            after.time_updated,
+            after.table,
+            after.id,
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ],
+        |r| {
+            let data = match r.get_ref(5)? {
+                ValueRef::Text(t) | ValueRef::Blob(t) => t.to_vec(),
+                _ => Vec::new(),
+            };
+            Ok(Row {
+                key: RowKey {
+                    time_updated: r.get::<_, Option<i64>>(0)?.unwrap_or(0),
+                    table: r.get(1)?,
+                    id: r.get(2)?,
+                },
+                session_id: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                message_id: r.get(4)?,
+                data,
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+/// What a [`DbFollower`] reads.
+#[derive(Debug, Clone)]
+pub struct DbSource {
+    /// The database file.
+    pub path: PathBuf,
+    /// Whose rows.
+    pub sessions: Sessions,
+    /// The work directory, as the checkpoint names it (empty for a replay).
+    pub work_dir: PathBuf,
+    /// Without a checkpoint, rows last written before this are skipped.
+    pub since: Option<SystemTime>,
+}
+
+/// Every usage of `sessions` in the database at `path`, read once (for `report`), with the
+/// rows that produced nothing counted by reason.
+///
+/// # Errors
+/// When the database cannot be opened or read.
+pub fn read_usages(
+    path: &Path,
+    sessions: &Sessions,
+) -> rusqlite::Result<(Vec<agent_transcripts::Usage>, agent_transcripts::SkipCounts)> {
+    let conn = open_read_only(path)?;
+    let mut parser = OpenCodeParser::new();
+    let (mut usages, mut skipped) = (Vec::new(), agent_transcripts::SkipCounts::default());
+    let (mut cursor, mut events) = (None, Vec::new());
+    loop {
+        let rows = query(&conn, sessions, cursor.as_ref(), ROWS_PER_QUERY)?;
+        let full = rows.len() == ROWS_PER_QUERY;
+        for row in rows {
+            let ids = DocumentIds {
+                id: Some(&row.key.id),
+                session_id: Some(&row.session_id),
+                message_id: row.message_id.as_deref(),
+            };
+            skipped.record(parser.parse_document(&row.data, ids, &mut events));
+            usages.extend(events.drain(..).filter_map(|e| match e {
+                Event::Usage(u) => Some(u),
+                Event::Content(_) => None,
+            }));
+            cursor = Some(row.key);
+        }
+        if !full {
+            return Ok((usages, skipped));
+        }
+    }
+}
+
+/// See the [module docs](self).
+pub struct DbFollower<S: Sink> {
+    path: PathBuf,
+    sessions: Sessions,
+    session: String,
+    work_dir: PathBuf,
+    checkpoint_path: Option<PathBuf>,
+    conn: Option<Connection>,
+    parser: OpenCodeParser,
+    committed_parser: DedupState,
+    cursor: Option<RowKey>,
+    committed: Option<RowKey>,
+    totals: Totals,
+    batch: Totals,
+    retry_at: Option<Instant>,
+    retry_delay: Duration,
+    read_warned: bool,
+    checkpoint_warned: bool,
+    sink: S,
+}
+
+impl<S: Sink> std::fmt::Debug for DbFollower<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbFollower")
+            .field("path", &self.path)
+            .field("session", &self.session)
+            .field("committed", &self.committed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Sink> DbFollower<S> {
+    /// A follower of `source` for `session`, resuming from `checkpoint` when it is for the
+    /// same database, saving checkpoints to `checkpoint_path` when given.
+    #[must_use]
+    pub fn new(
+        source: DbSource,
+        session: &str,
+        sink: S,
+        checkpoint: Option<Checkpoint>,
+        checkpoint_path: Option<PathBuf>,
+    ) -> Self {
+        let DbSource {
+            path,
+            sessions,
+            work_dir,
+            since,
+        } = source;
+        let mut parser = OpenCodeParser::new();
+        let (mut cursor, mut totals) = (None, Totals::default());
+        match checkpoint {
+            Some(cp) if cp.opencode_db.as_ref().is_some_and(|d| d.path == path) => {
+                totals = cp.totals;
+                if let Some(db) = cp.opencode_db {
+                    cursor = db.cursor;
+                    if let Err(err) = parser.restore_dedup_state(db.parser) {
+                        eprintln!("gt agent-log: warning: checkpoint parser state: {err}");
+                    }
+                }
+            }
+            _ => {
+                cursor = since.map(|s| {
+                    let ms = s
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                    // Before every row written at `since` or later.
+                    RowKey {
+                        time_updated: ms - 1,
+                        table: u8::MAX,
+                        id: String::new(),
+                    }
+                });
+            }
+        }
+        let committed_parser = parser.dedup_state();
+        Self {
+            path,
+            sessions,
+            session: session.to_owned(),
+            work_dir,
+            checkpoint_path,
+            conn: None,
+            parser,
+            committed_parser,
+            committed: cursor.clone(),
+            cursor,
+            totals,
+            batch: Totals::default(),
+            retry_at: None,
+            retry_delay: RETRY_FIRST,
+            read_warned: false,
+            checkpoint_warned: false,
+            sink,
+        }
+    }
+
+    /// The database followed.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sink.
+    pub fn sink(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// Confirmed totals (from the checkpoint on, when resumed).
+    #[must_use]
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// The checkpoint of the committed state.
+    #[must_use]
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            version: CHECKPOINT_VERSION,
+            session: self.session.clone(),
+            agent: AgentKind::OpenCode,
+            work_dir: self.work_dir.clone(),
+            files: Vec::new(),
+            emitted_messages: Vec::new(),
+            totals: self.totals,
+            opencode_db: Some(DbCheckpoint {
+                path: self.path.clone(),
+                cursor: self.committed.clone(),
+                parser: self.committed_parser.clone(),
+            }),
+        }
+    }
+
+    fn warn_read(&mut self, err: &rusqlite::Error) {
+        if !self.read_warned {
+            self.read_warned = true;
+            eprintln!(
+                "gt agent-log: warning: cannot read {}: {err}; trying again every poll",
+                self.path.display()
+            );
+        }
+    }
+
+    fn connect(&mut self) {
+        if self.conn.is_none() && self.path.is_file() {
+            match open_read_only(&self.path) {
+                Ok(c) => self.conn = Some(c),
+                Err(err) => self.warn_read(&err),
+            }
+        }
+    }
+
+    /// Reads rows into the sink until `budget` records were made or no row is left; returns
+    /// whether rows are left.
+    fn read(&mut self, budget: &mut usize) -> bool {
+        let mut events = Vec::new();
+        while *budget > 0 {
+            self.connect();
+            let Some(conn) = self.conn.as_ref() else {
+                return false;
+            };
+            let rows = match query(conn, &self.sessions, self.cursor.as_ref(), ROWS_PER_QUERY) {
+                Ok(rows) => rows,
+                Err(err) => {
+                    self.warn_read(&err);
+                    // Opened again on the next pump: the file may have been replaced.
+                    self.conn = None;
+                    return false;
+                }
+            };
+            self.read_warned = false;
+            let full = rows.len() == ROWS_PER_QUERY;
+            for row in rows {
+                let ids = DocumentIds {
+                    id: Some(&row.key.id),
+                    session_id: Some(&row.session_id),
+                    message_id: row.message_id.as_deref(),
+                };
+                let outcome = self.parser.parse_document(&row.data, ids, &mut events);
+                self.batch.skipped.record(outcome);
+                self.cursor = Some(row.key);
+                for event in events.drain(..) {
+                    *budget = budget.saturating_sub(self.record(&event));
+                }
+                if *budget == 0 {
+                    return true;
+                }
+            }
+            if !full {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn record(&mut self, event: &Event) -> usize {
+        let r = self.sink.record(AgentKind::OpenCode, event);
+        self.batch.usage_records += u64::from(r.usage);
+        self.batch.event_records += u64::from(r.event);
+        self.batch.unpriced_usages += u64::from(r.unpriced);
+        r.records
+    }
+
+    fn schedule_retry(&mut self) -> Pump {
+        let at = Instant::now() + self.retry_delay;
+        self.retry_delay = (self.retry_delay * 2).min(RETRY_MAX);
+        self.retry_at = Some(at);
+        Pump::Retry(at)
+    }
+
+    fn rewind(&mut self) {
+        self.cursor.clone_from(&self.committed);
+        let mut parser = OpenCodeParser::new();
+        let _ = parser.restore_dedup_state(self.committed_parser.clone());
+        self.parser = parser;
+        self.batch = Totals::default();
+    }
+
+    fn commit(&mut self) {
+        self.committed.clone_from(&self.cursor);
+        self.committed_parser = self.parser.dedup_state();
+        self.totals.add(&self.batch);
+        self.batch = Totals::default();
+        self.save();
+    }
+
+    fn save(&mut self) {
+        let Some(path) = &self.checkpoint_path else {
+            return;
+        };
+        if let Err(err) = self.checkpoint().save(path) {
+            if !self.checkpoint_warned {
+                self.checkpoint_warned = true;
+                eprintln!(
+                    "gt agent-log: warning: cannot save the checkpoint {}: {err} (a restart \
+                     would export again what was exported since the last saved one)",
+                    path.display()
+                );
+            }
+        } else {
+            self.checkpoint_warned = false;
+        }
+    }
+}
+
+impl<S: Sink> Follow for DbFollower<S> {
+    /// Nothing to discover: the database is opened (again) by the next pump when needed.
+    fn scan(&mut self) {}
+
+    fn pump(&mut self) -> Pump {
+        if let Some(at) = self.retry_at {
+            if Instant::now() < at {
+                return Pump::Retry(at);
+            }
+            if !self.sink.ready() {
+                return self.schedule_retry();
+            }
+            self.retry_at = None;
+        }
+        let mut budget = BATCH_RECORDS;
+        let more = self.read(&mut budget);
+        let made = BATCH_RECORDS - budget;
+        if made > 0 {
+            if !self.sink.confirm() {
+                self.rewind();
+                return self.schedule_retry();
+            }
+            self.commit();
+        } else if self.cursor != self.committed || self.batch != Totals::default() {
+            self.commit();
+        }
+        self.retry_delay = RETRY_FIRST;
+        if more { Pump::More } else { Pump::Idle(None) }
+    }
+
+    fn finish(&mut self) -> bool {
+        // The parser holds nothing back: every batch was confirmed or rewound.
+        self.save();
+        self.retry_at.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent_log::sink::Recorded;
+
+    #[derive(Default)]
+    struct Memory {
+        pending: Vec<Event>,
+        exported: Vec<Event>,
+        fail_next: usize,
+    }
+
+    impl Sink for Memory {
+        fn record(&mut self, _agent: AgentKind, event: &Event) -> Recorded {
+            self.pending.push(event.clone());
+            Recorded {
+                records: 1,
+                usage: matches!(event, Event::Usage(_)),
+                event: matches!(event, Event::Content(_)),
+                unpriced: false,
+            }
+        }
+        fn confirm(&mut self) -> bool {
+            if self.fail_next > 0 {
+                self.fail_next -= 1;
+                self.pending.clear();
+                return false;
+            }
+            self.exported.append(&mut self.pending);
+            true
+        }
+        fn ready(&mut self) -> bool {
+            true
+        }
+    }
+
+    const SCHEMA: &str = "
+        CREATE TABLE session (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, directory TEXT NOT NULL,
+            title TEXT NOT NULL, time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL);
+        CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, time_created INTEGER NOT NULL,
+            time_updated INTEGER NOT NULL, data TEXT NOT NULL);
+        CREATE TABLE part (id TEXT PRIMARY KEY, message_id TEXT NOT NULL, session_id TEXT NOT NULL,
+            time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL);";
+
+    fn add_message(db: &Connection, session: &str, i: i64) {
+        let data = format!(
+            r#"{{"role":"assistant","time":{{"created":{i},"completed":{i}}},"modelID":"claude-sonnet-4-5","tokens":{{"input":1,"output":{i},"reasoning":0,"cache":{{"read":0,"write":0}}}}}}"#
+        );
+        db.execute(
+            "INSERT INTO message VALUES (?1, ?2, ?3, ?3, ?4)",
+            rusqlite::params![format!("msg_{i}"), session, i, data],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO part VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+            rusqlite::params![
+                format!("prt_{i}"),
+                format!("msg_{i}"),
+                session,
+                i,
+                format!(r#"{{"type":"text","text":"t{i}"}}"#)
+            ],
+        )
+        .unwrap();
+    }
+
+    fn setup(dir: &Path) -> (PathBuf, Connection) {
+        let path = dir.join(DATABASE_FILE);
+        let db = Connection::open(&path).unwrap();
+        db.execute_batch(SCHEMA).unwrap();
+        db.execute_batch(
+            "INSERT INTO session VALUES ('ses_a', 'p', '/w', 't', 0, 0);
+             INSERT INTO session VALUES ('ses_b', 'p', '/other', 't', 0, 0);",
+        )
+        .unwrap();
+        (path, db)
+    }
+
+    fn follower(path: &Path, cp: Option<Checkpoint>, sink: Memory) -> DbFollower<Memory> {
+        DbFollower::new(
+            DbSource {
+                path: path.to_owned(),
+                sessions: Sessions::Directory(vec!["/w".into()]),
+                work_dir: "/w".into(),
+                since: None,
+            },
+            "s",
+            sink,
+            cp,
+            Some(path.with_extension("cp.json")),
+        )
+    }
+
+    fn drain(f: &mut DbFollower<Memory>) {
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            match f.pump() {
+                Pump::More => {}
+                Pump::Idle(_) => return,
+                Pump::Retry(at) => std::thread::sleep(at.saturating_duration_since(Instant::now())),
+            }
+        }
+        panic!("did not settle");
+    }
+
+    fn counts(m: &Memory) -> (usize, usize) {
+        let u = m.exported.iter().filter(|e| e.as_usage().is_some()).count();
+        (u, m.exported.len() - u)
+    }
+
+    #[test]
+    fn only_the_work_dirs_sessions_are_read_and_failed_batches_come_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, db) = setup(dir.path());
+        for i in 1..=400 {
+            add_message(&db, "ses_a", i);
+            add_message(&db, "ses_b", 10_000 + i);
+        }
+        let mut f = follower(
+            &path,
+            None,
+            Memory {
+                fail_next: 2,
+                ..Memory::default()
+            },
+        );
+        drain(&mut f);
+        assert_eq!(counts(f.sink()), (400, 400));
+        assert_eq!(f.totals().usage_records, 400);
+    }
+
+    #[test]
+    fn a_restart_from_the_checkpoint_reads_only_new_and_rewritten_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, db) = setup(dir.path());
+        for i in 1..=10 {
+            add_message(&db, "ses_a", i);
+        }
+        // An unfinished message: no usage until it is completed.
+        db.execute(
+            "INSERT INTO message VALUES ('msg_x', 'ses_a', 20, 20, ?1)",
+            [r#"{"role":"assistant","time":{"created":20},"modelID":"m","tokens":{"input":5,"output":5}}"#],
+        )
+        .unwrap();
+        let mut first = follower(&path, None, Memory::default());
+        drain(&mut first);
+        assert_eq!(counts(first.sink()), (10, 10));
+        let cp = Checkpoint::load(&path.with_extension("cp.json"))
+            .unwrap()
+            .unwrap();
+        for i in 30..=34 {
+            add_message(&db, "ses_a", i);
+        }
+        db.execute(
+            "UPDATE message SET time_updated = 40, data = ?1 WHERE id = 'msg_x'",
+            [r#"{"role":"assistant","time":{"created":20,"completed":40},"modelID":"m","tokens":{"input":5,"output":5}}"#],
+        )
+        .unwrap();
+        let mut second = follower(&path, Some(cp), Memory::default());
+        drain(&mut second);
+        assert_eq!(counts(second.sink()), (6, 5));
+        assert_eq!(second.totals().usage_records, 16);
+    }
+
+    #[test]
+    fn the_default_database_follows_xdg_data_home() {
+        let env = |k: &str| (k == "XDG_DATA_HOME").then(|| "/x".to_owned());
+        assert_eq!(
+            database_path(env, Some(Path::new("/h"))),
+            Some(PathBuf::from("/x/opencode/opencode.db"))
+        );
+        assert_eq!(
+            database_path(|_| None, Some(Path::new("/h"))),
+            Some(PathBuf::from("/h/.local/share/opencode/opencode.db"))
+        );
+        assert_eq!(database_path(|_| None, None), None);
+    }
+}
