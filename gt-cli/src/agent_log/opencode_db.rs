@@ -522,38 +522,8 @@ impl<S: Sink> Follow for DbFollower<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent_log::sink::Recorded;
 
-    #[derive(Default)]
-    struct Memory {
-        pending: Vec<Event>,
-        exported: Vec<Event>,
-        fail_next: usize,
-    }
-
-    impl Sink for Memory {
-        fn record(&mut self, _agent: AgentKind, event: &Event) -> Recorded {
-            self.pending.push(event.clone());
-            Recorded {
-                records: 1,
-                usage: matches!(event, Event::Usage(_)),
-                event: matches!(event, Event::Content(_)),
-                unpriced: false,
-            }
-        }
-        fn confirm(&mut self) -> bool {
-            if self.fail_next > 0 {
-                self.fail_next -= 1;
-                self.pending.clear();
-                return false;
-            }
-            self.exported.append(&mut self.pending);
-            true
-        }
-        fn ready(&mut self) -> bool {
-            true
-        }
-    }
+    use crate::agent_log::sink::test_support::Memory;
 
     const SCHEMA: &str = "
         CREATE TABLE session (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, directory TEXT NOT NULL,

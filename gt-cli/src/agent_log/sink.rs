@@ -260,3 +260,43 @@ impl Sink for TelemetrySink {
             .is_ok_and(|response| response.status().is_success())
     }
 }
+
+/// A [`Sink`] for unit tests: records events in memory; confirmations follow a script.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use agent_transcripts::{AgentKind, Event};
+
+    use super::{Recorded, Sink};
+
+    /// Keeps recorded events until confirmed; `fail_next` confirmations fail and drop them.
+    #[derive(Default)]
+    pub(crate) struct Memory {
+        pub(crate) pending: Vec<Event>,
+        pub(crate) exported: Vec<Event>,
+        pub(crate) fail_next: usize,
+    }
+
+    impl Sink for Memory {
+        fn record(&mut self, _agent: AgentKind, event: &Event) -> Recorded {
+            self.pending.push(event.clone());
+            Recorded {
+                records: 1,
+                usage: matches!(event, Event::Usage(_)),
+                event: matches!(event, Event::Content(_)),
+                unpriced: false,
+            }
+        }
+        fn confirm(&mut self) -> bool {
+            if self.fail_next > 0 {
+                self.fail_next -= 1;
+                self.pending.clear();
+                return false;
+            }
+            self.exported.append(&mut self.pending);
+            true
+        }
+        fn ready(&mut self) -> bool {
+            true
+        }
+    }
+}
