@@ -33,6 +33,97 @@ pub const RETRY_FIRST: Duration = Duration::from_millis(500);
 /// Longest wait between two retries.
 pub const RETRY_MAX: Duration = Duration::from_secs(10);
 
+/// Exponential backoff between attempts to confirm an export, shared by both followers.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    at: Option<Instant>,
+    delay: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            at: None,
+            delay: RETRY_FIRST,
+        }
+    }
+}
+
+impl Backoff {
+    /// At the start of a pump: `Some` while a retry is pending and not yet due, or when it is
+    /// due but `ready` still says no (the next retry is then scheduled); `None` to go on.
+    pub(crate) fn gate(&mut self, ready: impl FnOnce() -> bool) -> Option<Pump> {
+        let at = self.at?;
+        if Instant::now() < at {
+            return Some(Pump::Retry(at));
+        }
+        if !ready() {
+            return Some(self.schedule());
+        }
+        self.at = None;
+        None
+    }
+
+    /// Schedules the next attempt, doubling the wait up to [`RETRY_MAX`].
+    pub(crate) fn schedule(&mut self) -> Pump {
+        let at = Instant::now() + self.delay;
+        self.delay = (self.delay * 2).min(RETRY_MAX);
+        self.at = Some(at);
+        Pump::Retry(at)
+    }
+
+    /// An export was confirmed: the next failure waits [`RETRY_FIRST`] again.
+    pub(crate) fn succeeded(&mut self) {
+        self.delay = RETRY_FIRST;
+    }
+
+    /// Whether a retry is scheduled (the backend was down at the last attempt).
+    pub(crate) fn is_pending(&self) -> bool {
+        self.at.is_some()
+    }
+}
+
+/// Writes checkpoints atomically when a path is configured, with one warning per streak of
+/// failures.
+#[derive(Debug)]
+pub(crate) struct CheckpointWriter {
+    path: Option<PathBuf>,
+    warned: bool,
+}
+
+impl CheckpointWriter {
+    pub(crate) fn new(path: Option<PathBuf>) -> Self {
+        Self {
+            path,
+            warned: false,
+        }
+    }
+
+    /// Whether checkpoints are saved at all (so callers build one only when needed).
+    pub(crate) fn enabled(&self) -> bool {
+        self.path.is_some()
+    }
+
+    /// Saves `checkpoint`; a failure is reported once until a save succeeds again.
+    pub(crate) fn save(&mut self, checkpoint: &Checkpoint) {
+        let Some(path) = &self.path else {
+            return;
+        };
+        if let Err(err) = checkpoint.save(path) {
+            if !self.warned {
+                self.warned = true;
+                eprintln!(
+                    "gt agent-log: warning: cannot save the checkpoint {}: {err} (a restart \
+                     would export again what was exported since the last saved one)",
+                    path.display()
+                );
+            }
+        } else {
+            self.warned = false;
+        }
+    }
+}
+
 /// Which files to follow.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -127,7 +218,7 @@ pub enum Pump {
 pub struct Follower<S: Sink> {
     source: Source,
     session: String,
-    checkpoint_path: Option<PathBuf>,
+    checkpoints: CheckpointWriter,
     idle_flush: Duration,
     tails: Vec<Tail>,
     /// Codex rollouts already found to belong elsewhere.
@@ -136,9 +227,7 @@ pub struct Follower<S: Sink> {
     totals: Totals,
     batch: Totals,
     next: usize,
-    retry_at: Option<Instant>,
-    retry_delay: Duration,
-    checkpoint_warned: bool,
+    backoff: Backoff,
     sink: S,
 }
 
@@ -170,7 +259,7 @@ impl<S: Sink> Follower<S> {
         let mut follower = Self {
             source,
             session: session.to_owned(),
-            checkpoint_path,
+            checkpoints: CheckpointWriter::new(checkpoint_path),
             idle_flush,
             tails: Vec::new(),
             foreign: HashSet::new(),
@@ -178,9 +267,7 @@ impl<S: Sink> Follower<S> {
             totals,
             batch: Totals::default(),
             next: 0,
-            retry_at: None,
-            retry_delay: RETRY_FIRST,
-            checkpoint_warned: false,
+            backoff: Backoff::default(),
             sink,
         };
         let agent = follower.agent_for_restore();
@@ -331,14 +418,8 @@ impl<S: Sink> Follower<S> {
 
     /// Reads and exports at most one batch. See [`Pump`].
     pub fn pump(&mut self) -> Pump {
-        if let Some(at) = self.retry_at {
-            if Instant::now() < at {
-                return Pump::Retry(at);
-            }
-            if !self.sink.ready() {
-                return self.schedule_retry();
-            }
-            self.retry_at = None;
+        if let Some(wait) = self.backoff.gate(|| self.sink.ready()) {
+            return wait;
         }
         let mut budget = BATCH_RECORDS;
         let n = self.tails.len();
@@ -404,13 +485,13 @@ impl<S: Sink> Follower<S> {
         if made > 0 {
             if !self.sink.confirm() {
                 self.rewind();
-                return self.schedule_retry();
+                return self.backoff.schedule();
             }
             self.commit();
         } else if self.tails.iter().any(Tail::is_dirty) || self.batch != Totals::default() {
             self.commit();
         }
-        self.retry_delay = RETRY_FIRST;
+        self.backoff.succeeded();
         if rescan {
             self.scan();
             return Pump::More;
@@ -420,13 +501,6 @@ impl<S: Sink> Follower<S> {
         } else {
             Pump::Idle(next_idle)
         }
-    }
-
-    fn schedule_retry(&mut self) -> Pump {
-        let at = Instant::now() + self.retry_delay;
-        self.retry_delay = (self.retry_delay * 2).min(RETRY_MAX);
-        self.retry_at = Some(at);
-        Pump::Retry(at)
     }
 
     fn rewind(&mut self) {
@@ -485,20 +559,9 @@ impl<S: Sink> Follower<S> {
     }
 
     fn save(&mut self) {
-        let Some(path) = &self.checkpoint_path else {
-            return;
-        };
-        if let Err(err) = self.checkpoint().save(path) {
-            if !self.checkpoint_warned {
-                self.checkpoint_warned = true;
-                eprintln!(
-                    "gt agent-log: warning: cannot save the checkpoint {}: {err} (a restart \
-                     would export again what was exported since the last saved one)",
-                    path.display()
-                );
-            }
-        } else {
-            self.checkpoint_warned = false;
+        if self.checkpoints.enabled() {
+            let checkpoint = self.checkpoint();
+            self.checkpoints.save(&checkpoint);
         }
     }
 
@@ -506,7 +569,7 @@ impl<S: Sink> Follower<S> {
     /// exports it, and saves the checkpoint. Returns whether that last export was confirmed
     /// (or there was nothing to export).
     pub fn finish(&mut self) -> bool {
-        if self.retry_at.is_some() {
+        if self.backoff.is_pending() {
             // The backend is down: keep what is held in the checkpoint for the next start.
             self.save();
             return false;

@@ -31,7 +31,7 @@
 //! It must not write to the database, talk HTTP, or parse documents itself.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use agent_transcripts::{
     AgentKind, DedupState, DocumentIds, Event, OpenCodeParser, TranscriptParser as _,
@@ -39,7 +39,7 @@ use agent_transcripts::{
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::agent_log::follow::{Follow, Pump, RETRY_FIRST, RETRY_MAX};
+use crate::agent_log::follow::{Backoff, CheckpointWriter, Follow, Pump};
 use crate::agent_log::settings::BATCH_RECORDS;
 use crate::agent_log::sink::Sink;
 use crate::agent_log::state::{CHECKPOINT_VERSION, Checkpoint, DbCheckpoint, RowKey, Totals};
@@ -244,7 +244,7 @@ pub struct DbFollower<S: Sink> {
     sessions: Sessions,
     session: String,
     work_dir: PathBuf,
-    checkpoint_path: Option<PathBuf>,
+    checkpoints: CheckpointWriter,
     conn: Option<Connection>,
     parser: OpenCodeParser,
     committed_parser: DedupState,
@@ -252,10 +252,8 @@ pub struct DbFollower<S: Sink> {
     committed: Option<RowKey>,
     totals: Totals,
     batch: Totals,
-    retry_at: Option<Instant>,
-    retry_delay: Duration,
+    backoff: Backoff,
     read_warned: bool,
-    checkpoint_warned: bool,
     sink: S,
 }
 
@@ -318,7 +316,7 @@ impl<S: Sink> DbFollower<S> {
             sessions,
             session: session.to_owned(),
             work_dir,
-            checkpoint_path,
+            checkpoints: CheckpointWriter::new(checkpoint_path),
             conn: None,
             parser,
             committed_parser,
@@ -326,10 +324,8 @@ impl<S: Sink> DbFollower<S> {
             cursor,
             totals,
             batch: Totals::default(),
-            retry_at: None,
-            retry_delay: RETRY_FIRST,
+            backoff: Backoff::default(),
             read_warned: false,
-            checkpoint_warned: false,
             sink,
         }
     }
@@ -440,13 +436,6 @@ impl<S: Sink> DbFollower<S> {
         r.records
     }
 
-    fn schedule_retry(&mut self) -> Pump {
-        let at = Instant::now() + self.retry_delay;
-        self.retry_delay = (self.retry_delay * 2).min(RETRY_MAX);
-        self.retry_at = Some(at);
-        Pump::Retry(at)
-    }
-
     fn rewind(&mut self) {
         self.cursor.clone_from(&self.committed);
         let mut parser = OpenCodeParser::new();
@@ -464,20 +453,9 @@ impl<S: Sink> DbFollower<S> {
     }
 
     fn save(&mut self) {
-        let Some(path) = &self.checkpoint_path else {
-            return;
-        };
-        if let Err(err) = self.checkpoint().save(path) {
-            if !self.checkpoint_warned {
-                self.checkpoint_warned = true;
-                eprintln!(
-                    "gt agent-log: warning: cannot save the checkpoint {}: {err} (a restart \
-                     would export again what was exported since the last saved one)",
-                    path.display()
-                );
-            }
-        } else {
-            self.checkpoint_warned = false;
+        if self.checkpoints.enabled() {
+            let checkpoint = self.checkpoint();
+            self.checkpoints.save(&checkpoint);
         }
     }
 }
@@ -487,14 +465,8 @@ impl<S: Sink> Follow for DbFollower<S> {
     fn scan(&mut self) {}
 
     fn pump(&mut self) -> Pump {
-        if let Some(at) = self.retry_at {
-            if Instant::now() < at {
-                return Pump::Retry(at);
-            }
-            if !self.sink.ready() {
-                return self.schedule_retry();
-            }
-            self.retry_at = None;
+        if let Some(wait) = self.backoff.gate(|| self.sink.ready()) {
+            return wait;
         }
         let mut budget = BATCH_RECORDS;
         let more = self.read(&mut budget);
@@ -502,26 +474,27 @@ impl<S: Sink> Follow for DbFollower<S> {
         if made > 0 {
             if !self.sink.confirm() {
                 self.rewind();
-                return self.schedule_retry();
+                return self.backoff.schedule();
             }
             self.commit();
         } else if self.cursor != self.committed || self.batch != Totals::default() {
             self.commit();
         }
-        self.retry_delay = RETRY_FIRST;
+        self.backoff.succeeded();
         if more { Pump::More } else { Pump::Idle(None) }
     }
 
     fn finish(&mut self) -> bool {
         // The parser holds nothing back: every batch was confirmed or rewound.
         self.save();
-        self.retry_at.is_none()
+        !self.backoff.is_pending()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     use crate::agent_log::sink::test_support::Memory;
 
