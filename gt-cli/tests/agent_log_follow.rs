@@ -8,7 +8,8 @@ mod support;
 use std::time::Duration;
 
 use agent_log_common::{
-    Gate, Running, Town, append, assistant, message, poll_until, records, user, wait_counts,
+    Gate, Running, Town, append, assistant, kill_mid_backlog, message, poll_until, records, user,
+    wait_counts,
 };
 use otlp_capture::{Receiver, Value};
 use serde_json::json;
@@ -230,22 +231,7 @@ fn kill_9_and_restart_lose_nothing_and_duplicate_nothing() {
         town.dir.path().join("stderr-1"),
     );
     // Some batches in, then the backend goes away in the middle of the backlog.
-    assert!(
-        poll_until(Duration::from_secs(20), || records(&rx, "agent.usage")
-            .len()
-            >= 200),
-        "{}",
-        first.stderr()
-    );
-    gate.set_open(false);
-    // Once a request was dropped, every batch sent before it has been confirmed and
-    // checkpointed (the follower sends the next batch only after saving the last).
-    assert!(poll_until(Duration::from_secs(20), || gate.dropped() > 0));
-    let at_kill = records(&rx, "agent.usage").len();
-    assert!(at_kill < 10_000, "the kill must land mid-backlog");
-    let cp = town.read_checkpoint("gt-kill").unwrap();
-    assert_eq!(cp["totals"]["usage_records"], at_kill as u64);
-    first.kill9();
+    kill_mid_backlog(&mut first, &rx, &gate, &town, "gt-kill", 10_000);
 
     let more: String = (10_000..10_100)
         .map(|i| format!("{}\n", message(i)))

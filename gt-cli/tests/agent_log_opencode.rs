@@ -9,7 +9,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use agent_log_common::{Gate, Running, Town, poll_until, records, wait_counts};
+use agent_log_common::{Gate, Running, Town, kill_mid_backlog, poll_until, records, wait_counts};
 use otlp_capture::{Receiver, Value};
 use rusqlite::{Connection, params};
 use serde_json::json;
@@ -225,21 +225,7 @@ fn kill_9_and_restart_lose_nothing_and_duplicate_nothing() {
         &mut follow(&town, "gt-oc-kill", &gate.url("/v1/logs"), &rx),
         town.dir.path().join("stderr-1"),
     );
-    assert!(
-        poll_until(Duration::from_secs(20), || records(&rx, "agent.usage")
-            .len()
-            >= 200),
-        "{}",
-        first.stderr()
-    );
-    gate.set_open(false);
-    // Once a request was dropped, every batch sent before it was confirmed and checkpointed.
-    assert!(poll_until(Duration::from_secs(20), || gate.dropped() > 0));
-    let at_kill = records(&rx, "agent.usage").len();
-    assert!(at_kill < 3000, "the kill must land mid-backlog");
-    let cp = town.read_checkpoint("gt-oc-kill").unwrap();
-    assert_eq!(cp["totals"]["usage_records"], at_kill as u64);
-    first.kill9();
+    kill_mid_backlog(&mut first, &rx, &gate, &town, "gt-oc-kill", 3000);
 
     for i in 3001..=3100 {
         oc.turn("ses_ours", i);

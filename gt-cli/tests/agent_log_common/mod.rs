@@ -354,3 +354,32 @@ pub(crate) fn poll_until(deadline: Duration, mut f: impl FnMut() -> bool) -> boo
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Lets some batches of a backlog of `backlog` usages through, cuts the backend, checks that
+/// the checkpoint holds exactly what the receiver got, then kills the follower with SIGKILL.
+/// Returns how many usages arrived before the kill.
+pub(crate) fn kill_mid_backlog(
+    first: &mut Running,
+    rx: &Receiver,
+    gate: &Gate,
+    town: &Town,
+    session: &str,
+    backlog: usize,
+) -> usize {
+    assert!(
+        poll_until(Duration::from_secs(20), || records(rx, "agent.usage").len()
+            >= 200),
+        "{}",
+        first.stderr()
+    );
+    gate.set_open(false);
+    // Once a request was dropped, every batch sent before it has been confirmed and
+    // checkpointed (the follower sends the next batch only after saving the last).
+    assert!(poll_until(Duration::from_secs(20), || gate.dropped() > 0));
+    let at_kill = records(rx, "agent.usage").len();
+    assert!(at_kill < backlog, "the kill must land mid-backlog");
+    let cp = town.read_checkpoint(session).unwrap();
+    assert_eq!(cp["totals"]["usage_records"], at_kill as u64);
+    first.kill9();
+    at_kill
+}
