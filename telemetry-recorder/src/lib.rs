@@ -9,7 +9,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! let provider = telemetry_core::init("gastown", "1.0.0").ok().flatten();
+//! let provider = telemetry_otlp::init("gastown", "1.0.0").ok().flatten();
 //! // One atomic load and nothing else when telemetry is off:
 //! telemetry_recorder::record_bd_call(&["show", "gt-42"], Duration::from_millis(12), Ok(()), b"", b"");
 //! let err = std::io::Error::other("no such bead");

@@ -25,7 +25,7 @@ fn provider_for(rx: &Receiver) -> Provider {
         name: "runtime-test",
         version: "0.0.0",
     };
-    Provider::build(&config, service, Profile::OneShot).unwrap()
+    telemetry_otlp::build(&config, service, Profile::OneShot).unwrap()
 }
 
 /// Points of `name` from export number `nth` (1-based), told apart by their timestamps.

@@ -28,7 +28,7 @@ impl Harness {
             _ => None,
         })
         .expect("valid config");
-        let provider = Provider::build(
+        let provider = telemetry_otlp::build(
             &config,
             Service {
                 name: "gastown-test",
