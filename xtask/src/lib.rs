@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod markdown;
+pub mod process_bench;
 
 use std::fmt;
 use std::path::PathBuf;
