@@ -219,7 +219,11 @@ fn assert_failed_query_keeps_context(
     assert_eq!(prime.str_attr("status"), Some("error"));
     assert!(!prime.str_attr("error").unwrap_or_default().is_empty());
     assert_eq!(prime.str_attr("work_bead"), Some("gt-prev"));
-    assert_eq!(prime.severity_text.to_ascii_uppercase(), "ERROR");
+    assert_eq!(
+        (prime.severity_number, prime.severity_text.as_str()),
+        (17, ""),
+        "ERROR by number, severity text unset"
+    );
     let call = logs
         .iter()
         .find(|r| r.body_str() == Some("bd.call"))
