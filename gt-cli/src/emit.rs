@@ -326,7 +326,9 @@ impl Emit {
             EventKind::PolecatRemove => r::record_polecat_remove(s("name"), outcome),
             EventKind::Sling => r::record_sling(s("bead"), s("target"), outcome),
             EventKind::Nudge => r::record_nudge(s("target"), outcome),
-            EventKind::Done => r::record_done(self.exit_type().unwrap_or(ExitType::Completed), outcome),
+            EventKind::Done => {
+                r::record_done(self.exit_type().unwrap_or(ExitType::Completed), outcome)
+            }
             EventKind::DaemonRestart => r::record_daemon_restart(s("agent_type")),
             EventKind::FormulaInstantiate => {
                 r::record_formula_instantiate(s("formula_name"), s("bead_id"), outcome)
@@ -345,8 +347,12 @@ impl Emit {
                 },
                 outcome,
             ),
-            EventKind::MolBurn => r::record_mol_burn(s("mol_id"), self.n("children_closed"), outcome),
-            EventKind::BeadCreate => r::record_bead_create(s("bead_id"), s("parent_id"), s("mol_source")),
+            EventKind::MolBurn => {
+                r::record_mol_burn(s("mol_id"), self.n("children_closed"), outcome)
+            }
+            EventKind::BeadCreate => {
+                r::record_bead_create(s("bead_id"), s("parent_id"), s("mol_source"))
+            }
             EventKind::PaneOutput => r::record_pane_output(s("session"), s("content")),
             EventKind::AgentEvent => r::record_agent_event(&AgentEvent {
                 session: s("session"),

@@ -261,9 +261,11 @@ mod tests {
     fn list_answers() {
         assert!(parse_list(b"No issues found.\n", false).unwrap().is_empty());
         assert!(parse_list(b"[]", false).unwrap().is_empty());
-        let issues =
-            parse_list(br#"[{"id":"gt-1","title":"T","status":"hooked","extra":1}]"#, false)
-                .unwrap();
+        let issues = parse_list(
+            br#"[{"id":"gt-1","title":"T","status":"hooked","extra":1}]"#,
+            false,
+        )
+        .unwrap();
         assert_eq!(issues[0].id, "gt-1");
         assert!(parse_list(b"{not json", false).is_err());
         assert!(parse_list(b"Error: database locked", false).is_err());
@@ -271,7 +273,11 @@ mod tests {
 
     #[test]
     fn unreadable_output_is_quoted_only_when_bd_output_may_be_shown() {
-        for secret in [&b"token=hunter2"[..], br#""hunter2""#, br#"{"id": "hunter2"}"#] {
+        for secret in [
+            &b"token=hunter2"[..],
+            br#""hunter2""#,
+            br#"{"id": "hunter2"}"#,
+        ] {
             let hidden = parse_list(secret, false).unwrap_err().to_string();
             assert!(!hidden.contains("hunter2"), "{hidden}");
             assert!(hidden.contains("GT_LOG_BD_OUTPUT=true"), "{hidden}");

@@ -48,7 +48,12 @@ fn every_catalogued_event_round_trips_through_gt_otel_emit() {
                     .any(|p| p.attr(attr.name) == expected.as_ref())
             });
             assert!(labelled, "{}: no metric labelled {}", event.name, attr.name);
-            assert!(record.attr(attr.name).is_none(), "{}.{}", event.name, attr.name);
+            assert!(
+                record.attr(attr.name).is_none(),
+                "{}.{}",
+                event.name,
+                attr.name
+            );
         }
         for attr in event.attributes.iter().filter(|a| a.on_record()) {
             let got = record.attr(attr.name);
@@ -93,10 +98,7 @@ fn refused_requests_exit_2_with_a_clear_message() {
             vec!["done", "--attr", "exit_type=WHENEVER"],
             "must be one of",
         ),
-        (
-            vec!["sling", "--attr", "bead=gt-1"],
-            "needs --attr target=",
-        ),
+        (vec!["sling", "--attr", "bead=gt-1"], "needs --attr target="),
         (
             vec![
                 "agent.usage",
@@ -145,7 +147,11 @@ fn agent_usage_labels_its_token_metrics_with_rig_role_and_agent_type() {
         .env("GT_OTEL_METRICS_URL", receiver.url("/v1/metrics"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let labels = [
         ("rig", "gastown"),
         ("role", "polecat"),
@@ -167,7 +173,7 @@ fn agent_usage_labels_its_token_metrics_with_rig_role_and_agent_type() {
         assert_eq!(point.as_f64(), Some(count), "{kind}");
     }
     let cost = receiver.wait_for_metric("gastown.token.cost_usd", Duration::from_secs(20));
-    assert!(cost.iter().any(|p| has_labels(p)), "{cost:#?}");
+    assert!(cost.iter().any(has_labels), "{cost:#?}");
     let events = receiver.wait_for_metric("gastown.agent.events.total", Duration::from_secs(20));
     assert!(
         events

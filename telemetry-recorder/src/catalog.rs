@@ -732,14 +732,24 @@ pub mod event {
         name: "prime.context",
         severity: SeverityRule::Info,
         gate: Some(GT_LOG_PRIME_CONTEXT),
-        attributes: &[req("role"), attr("hook_mode", AttrKind::Bool), req("formula")],
+        attributes: &[
+            req("role"),
+            attr("hook_mode", AttrKind::Bool),
+            req("formula"),
+        ],
         counter: None,
         instruments: &[],
     };
     /// `agent.state_change` (`hook_bead` is `""` when none).
     pub const AGENT_STATE_CHANGE: EventSpec = event!(
         "agent.state_change",
-        [req("agent_id"), req("new_state"), s("hook_bead"), STATUS, ERROR],
+        [
+            req("agent_id"),
+            req("new_state"),
+            s("hook_bead"),
+            STATUS,
+            ERROR
+        ],
         instrument::AGENT_STATE_CHANGES_TOTAL
     );
     /// `polecat.spawn`.
@@ -1007,7 +1017,10 @@ mod tests {
         assert_eq!(names, catalogued);
         for &kind in EventKind::ALL {
             assert_eq!(EventKind::from_name(kind.name()), Some(kind));
-            assert!(std::ptr::eq(kind.spec(), catalog().event(kind.name()).unwrap()));
+            assert!(std::ptr::eq(
+                kind.spec(),
+                catalog().event(kind.name()).unwrap()
+            ));
         }
         assert_eq!(EventKind::from_name("no.such.event"), None);
     }
@@ -1039,9 +1052,11 @@ mod tests {
             }
             for a in e.attributes.iter().filter(|a| !a.on_record()) {
                 assert!(
-                    e.instruments
-                        .iter()
-                        .any(|i| catalog().instrument(i).unwrap().attributes.contains(&a.name)),
+                    e.instruments.iter().any(|i| catalog()
+                        .instrument(i)
+                        .unwrap()
+                        .attributes
+                        .contains(&a.name)),
                     "{}: metric-only `{}` labels no metric",
                     e.name,
                     a.name

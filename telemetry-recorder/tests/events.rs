@@ -436,10 +436,7 @@ fn check_record(spec: &EventSpec, case: &Case, record: &LogRecord, run_id: &str,
     let correlation = catalog().correlation;
     // Metric-only inputs label the metrics (checked there), never the record.
     let on_record = || spec.attributes.iter().filter(|a| a.on_record());
-    let expected_keys: HashSet<&str> = on_record()
-        .chain(correlation)
-        .map(|a| a.name)
-        .collect();
+    let expected_keys: HashSet<&str> = on_record().chain(correlation).map(|a| a.name).collect();
     for attr in on_record().chain(correlation) {
         let expected = case
             .attrs
