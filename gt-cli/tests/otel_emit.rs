@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use otlp_capture::{Receiver, Value};
-use support::{emit_all_attributes, gt, sample};
+use support::{emit_all_attributes, gt, run_ok, sample};
 use telemetry_recorder::catalog::catalog;
 
 #[test]
@@ -137,20 +137,14 @@ fn refused_requests_exit_2_with_a_clear_message() {
 #[test]
 fn agent_usage_labels_its_token_metrics_with_rig_role_and_agent_type() {
     let receiver = Receiver::start().unwrap();
-    let out = gt()
-        .args(["otel", "emit", "agent.usage"])
-        .args(["--attr", "session=gt-gastown-Toast", "--attr", "model=opus"])
-        .args(["--attr", "agent_type=claudecode", "--attr", "role=polecat"])
-        .args(["--attr", "rig=gastown", "--attr", "input_tokens=120"])
-        .args(["--attr", "output_tokens=30", "--attr", "cost_usd=0.25"])
-        .env("GT_OTEL_LOGS_URL", receiver.url("/v1/logs"))
-        .env("GT_OTEL_METRICS_URL", receiver.url("/v1/metrics"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        gt().args(["otel", "emit", "agent.usage"])
+            .args(["--attr", "session=gt-gastown-Toast", "--attr", "model=opus"])
+            .args(["--attr", "agent_type=claudecode", "--attr", "role=polecat"])
+            .args(["--attr", "rig=gastown", "--attr", "input_tokens=120"])
+            .args(["--attr", "output_tokens=30", "--attr", "cost_usd=0.25"])
+            .env("GT_OTEL_LOGS_URL", receiver.url("/v1/logs"))
+            .env("GT_OTEL_METRICS_URL", receiver.url("/v1/metrics")),
     );
     let labels = [
         ("rig", "gastown"),
