@@ -184,13 +184,6 @@ fn put_status(rec: &mut SdkLogRecord, status: &Status) {
     rec.add_attribute("error", AnyValue::String(status.error.clone()));
 }
 
-fn severity_text(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "ERROR",
-        _ => "INFO",
-    }
-}
-
 impl Recorder {
     /// Creates every instrument on `provider`'s meter, with the process's content settings
     /// (read from the environment once per process), `GT_RUN` and host name.
@@ -235,13 +228,16 @@ impl Recorder {
         &self.settings
     }
 
-    /// A log record for `spec`: body, event name, severity and timestamp set.
+    /// A log record for `spec`: body, event name, severity number and timestamp set.
+    ///
+    /// The severity text stays unset, as the Go original leaves it: a backend then derives one
+    /// name from the number (VictoriaLogs: `Info`, `Error`) instead of splitting one level
+    /// between our `INFO` and its own `Info`.
     fn start(&self, spec: &EventSpec, severity: Severity, at: SystemTime) -> SdkLogRecord {
         let mut rec = self.logger.create_log_record();
         rec.set_event_name(spec.name);
         rec.set_body(AnyValue::String(StringValue::from(spec.name)));
         rec.set_severity_number(severity);
-        rec.set_severity_text(severity_text(severity));
         rec.set_timestamp(at);
         rec
     }

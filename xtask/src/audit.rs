@@ -61,6 +61,7 @@ fn presence_word(presence: Presence) -> &'static str {
         Presence::Always => "always",
         Presence::WhenGiven => "when given",
         Presence::OmittedWhenEmpty => "omitted when empty",
+        Presence::MetricOnly => "metric label only",
     }
 }
 

@@ -199,12 +199,14 @@ pub(crate) fn sample(event: &str, attr: &str, kind: AttrKind) -> (String, Option
     }
 }
 
-/// `gt otel emit` for `event` with every settable attribute, gates open.
+/// `gt otel emit` for `event` with every settable attribute, gates open, and a failure
+/// (`--error boom`) when the event has an outcome.
 pub(crate) fn emit_all_attributes(cmd: &mut Command, event: &str) {
     let spec = catalog().event(event).unwrap();
-    cmd.args([
-        "otel", "emit", event, "--status", "error", "--error", "boom",
-    ]);
+    cmd.args(["otel", "emit", event]);
+    if spec.has_outcome() {
+        cmd.args(["--status", "error", "--error", "boom"]);
+    }
     for attr in spec
         .attributes
         .iter()
