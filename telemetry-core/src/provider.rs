@@ -214,6 +214,7 @@ impl Provider {
             deadline,
             |i| i.meter_provider.force_flush(),
             |i| i.logger_provider.force_flush(),
+            false,
         )
     }
 
@@ -231,6 +232,7 @@ impl Provider {
             deadline,
             |i| i.meter_provider.shutdown(),
             move |i| i.logger_provider.shutdown_with_timeout(deadline),
+            true,
         )
     }
 
@@ -240,18 +242,27 @@ impl Provider {
         self.inner.shut_down.load(Ordering::Acquire)
     }
 
-    /// Runs the metrics and logs operations on two threads and waits for both, up to
-    /// `deadline`. The SDK's metrics shutdown ignores its timeout, hence the threads.
+    /// Runs the metrics and logs operations in parallel and waits for both, up to `deadline`.
+    /// Metrics always get a thread of their own (the SDK's metrics shutdown ignores its
+    /// timeout). Logs run on the calling thread when `logs_within_deadline` says their job
+    /// returns by the deadline on its own (shutdown with a timeout), and on a second thread
+    /// otherwise: one thread less at the exit of every one-shot command.
     fn in_parallel(
         &self,
         deadline: Duration,
         metrics: impl FnOnce(&Inner) -> OTelSdkResult + Send + 'static,
         logs: impl FnOnce(&Inner) -> OTelSdkResult + Send + 'static,
+        logs_within_deadline: bool,
     ) -> Result<(), ShutdownError> {
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();
-        let jobs: [(&'static str, Job); 2] =
-            [("metrics", Box::new(metrics)), ("logs", Box::new(logs))];
+        let mut jobs: Vec<(&'static str, Job)> = vec![("metrics", Box::new(metrics))];
+        let inline: Option<Job> = if logs_within_deadline {
+            Some(Box::new(logs))
+        } else {
+            jobs.push(("logs", Box::new(logs)));
+            None
+        };
         for (signal, job) in jobs {
             let (inner, tx) = (Arc::clone(&self.inner), tx.clone());
             let spawned = std::thread::Builder::new()
@@ -266,6 +277,9 @@ impl Provider {
                     message: err.to_string(),
                 });
             }
+        }
+        if let Some(job) = inline {
+            let _ = tx.send(("logs", job(&self.inner)));
         }
         drop(tx);
         let mut first_error = None;

@@ -10,6 +10,7 @@
 //! It must not retry (the exporter's retry policy does), log, or read the environment.
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,8 @@ use http::{Request, Response};
 use opentelemetry_http::{HttpClient, HttpError};
 use telemetry_core::{Config, InitError};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 /// Largest response body read from a backend (OTLP answers are tiny; a partial-success body
 /// is a few KiB). The rest is not read.
@@ -54,14 +57,15 @@ impl Transport {
             .provider(TlsProvider::Rustls)
             .root_certs(roots)
             .build();
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("gt-telemetry/", env!("CARGO_PKG_VERSION")))
             .tls_config(tls)
-            .build()
-            .into();
+            .build();
+        let agent =
+            ureq::Agent::with_parts(config, DefaultConnector::new(), LiteralFirst::default());
         Ok(Self { agent, timeout })
     }
 
@@ -135,6 +139,43 @@ impl HttpClient for Transport {
         // here is what those threads are for.
         let (parts, body) = request.into_parts();
         Ok(self.send(Request::from_parts(parts, &body[..]))?)
+    }
+}
+
+/// Resolves IP-literal hosts (`127.0.0.1`, `[::1]`) without a lookup. ureq's default resolver
+/// runs every lookup on a thread of its own when a timeout is set (so that it can give up on a
+/// hanging DNS server); host names still go that way, bounded by the exporter timeout.
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri.host().and_then(|host| {
+            let ip: IpAddr = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok()?;
+            let port = uri.port_u16().or_else(|| match uri.scheme_str() {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            })?;
+            Some(SocketAddr::new(ip, port))
+        });
+        match literal {
+            Some(addr) => {
+                let mut addrs = self.0.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
     }
 }
 

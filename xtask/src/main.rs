@@ -143,7 +143,9 @@ fn process_table() -> anyhow::Result<String> {
     ];
     let (rounds, runs) = (5, 40);
     let samples = measure(&gt, &["prime", "--no-bd"], &cases, rounds, runs)?;
-    let off = samples.get("off").map_or(0.0, xtask::process_bench::Sample::cpu_ms);
+    let off = samples
+        .get("off")
+        .map_or(0.0, xtask::process_bench::Sample::cpu_ms);
     let mut table = format!(
         "\n`gt prime --no-bd` (release), {} runs per case in {rounds} alternating rounds; CPU = \
          user + system of the gt processes (getrusage of children), RSS = largest peak of one run\n\n\
@@ -211,7 +213,9 @@ fn criterion_table() -> (String, bool) {
             }
             Err(err) => {
                 ok = false;
-                table.push_str(&format!("| {krate} | {bench} | could not run cargo: {err} |\n"));
+                table.push_str(&format!(
+                    "| {krate} | {bench} | could not run cargo: {err} |\n"
+                ));
             }
         }
     }

@@ -130,8 +130,7 @@ pub fn runner(args: &[String]) -> anyhow::Result<()> {
     let wall_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
     let micros = |t: nix::sys::time::TimeVal| {
-        u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000
-            + u64::try_from(t.tv_usec()).unwrap_or(0)
+        u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec()).unwrap_or(0)
     };
     let cpu_us = micros(usage.user_time()) + micros(usage.system_time());
     println!("{runs} {cpu_us} {wall_us} {}", usage.max_rss());
@@ -154,7 +153,15 @@ fn parse_sample(line: &str) -> Option<Sample> {
 /// When cargo fails.
 pub fn build_release_gt(root: &Path) -> anyhow::Result<PathBuf> {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "-p", "gt-cli", "--bin", "gt"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "gt-cli",
+            "--bin",
+            "gt",
+        ])
         .current_dir(root)
         .status()
         .context("running cargo build")?;
