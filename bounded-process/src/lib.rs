@@ -264,6 +264,10 @@ impl Bounded {
 
     /// Passes SIGINT, SIGTERM, SIGHUP and SIGQUIT received by this process on to the child
     /// while it runs (to its process group when it has one), instead of dying of them.
+    ///
+    /// Without a timeout the child shares the caller's process group, so a terminal's Ctrl-C
+    /// reaches it directly and once more forwarded (the kernel merges the two while the first
+    /// is pending; a child that counts SIGINTs may see two).
     #[must_use]
     pub fn forward_signals(mut self, forward: bool) -> Self {
         self.forward_signals = forward;
