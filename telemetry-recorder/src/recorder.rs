@@ -310,7 +310,8 @@ impl Recorder {
         self.emit(rec, RunId::Ambient);
     }
 
-    /// `bd.call`: one `bd` invocation. `stdout`/`stderr` (lossy UTF-8, truncated to
+    /// `bd.call`: one `bd` invocation. `args` with secret values redacted
+    /// ([`crate::redact_args`]); `stdout`/`stderr` (lossy UTF-8, truncated to
     /// `GT_LOG_BD_CONTENT_LIMIT`) only with `GT_LOG_BD_OUTPUT=true`.
     pub fn bd_call(
         &self,
@@ -329,7 +330,10 @@ impl Recorder {
 
         let mut rec = self.start(&event::BD_CALL, status.severity(), SystemTime::now());
         rec.add_attribute("subcommand", string(subcommand));
-        rec.add_attribute("args", AnyValue::String(StringValue::from(args.join(" "))));
+        rec.add_attribute(
+            "args",
+            AnyValue::String(StringValue::from(crate::redact::redact_args(args))),
+        );
         rec.add_attribute("duration_ms", AnyValue::Double(duration_ms));
         put_status(&mut rec, &status);
         if self.settings.bd_output {

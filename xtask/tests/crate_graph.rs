@@ -41,8 +41,9 @@ fn normal_dependencies() -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
-const INTERNAL: [&str; 9] = [
+const INTERNAL: [&str; 10] = [
     "telemetry-core",
+    "bounded-process",
     "telemetry-otlp",
     "telemetry-recorder",
     "telemetry-subprocess",
@@ -72,6 +73,10 @@ fn dependencies_point_one_way() {
         "the parser knows no telemetry"
     );
     assert!(internal("otlp-capture").is_empty());
+    assert!(
+        internal("bounded-process").is_empty(),
+        "the process runner knows no telemetry"
+    );
     for layer in [
         "telemetry-otlp",
         "telemetry-recorder",
@@ -101,6 +106,7 @@ fn library_crates_take_no_cli_or_async_runtime_dependencies() {
         "telemetry-subprocess",
         "telemetry-runtime",
         "agent-transcripts",
+        "bounded-process",
     ] {
         for banned in ["clap", "anyhow", "tokio", "async-std"] {
             assert!(!graph[lib].contains(banned), "{lib} depends on {banned}");
@@ -158,6 +164,7 @@ fn recording_layers_resolve_no_http_client_tls_or_async_runtime() {
         "telemetry-runtime",
         "telemetry-subprocess",
         "agent-transcripts",
+        "bounded-process",
     ] {
         let graph = resolved_graph(lib);
         assert!(
