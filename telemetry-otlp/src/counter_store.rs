@@ -21,18 +21,15 @@
 //! It must not export, print, or hold the lock longer than a read, a merge and a write.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::fs::OpenOptions;
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 /// The store's file name inside the state directory.
 pub const STORE_FILE: &str = "counters.json";
-/// The advisory lock's file name (the store itself is replaced by rename, so it cannot carry
-/// the lock).
-pub const LOCK_FILE: &str = "counters.lock";
 /// Series kept at most; increments of new series past it are dropped with a warning (the
 /// recorder's cardinality limit keeps real use far below).
 pub const MAX_SERIES: usize = 20_000;
@@ -335,80 +332,65 @@ impl Store {
         self.dir.join(STORE_FILE)
     }
 
-    /// Under the lock: reads the totals, adds `increments` (stamped now), writes them back
-    /// atomically (temporary file + rename) and returns them. With no increments nothing is
-    /// written.
+    /// Under the file's advisory lock (`flock`): reads the totals, adds `increments` (stamped
+    /// now), writes them back and returns them. With no increments nothing is written.
     ///
     /// # Errors
     /// [`StoreError::Io`] when the directory, the lock or the files cannot be used.
     pub fn advance(&self, increments: &[Increment]) -> Result<Advanced, StoreError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { path, source }
+        let path = self.path();
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        let lock_path = self.dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
+        std::fs::create_dir_all(&self.dir).map_err(|source| StoreError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
-            .open(&lock_path)
-            .map_err(io(&lock_path))?;
-        lock.lock().map_err(io(&lock_path))?;
-        let path = self.path();
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        let mut text = Vec::new();
+        file.read_to_end(&mut text).map_err(io)?;
         let mut recovered_from = None;
-        let mut totals = match read(&path) {
-            Ok(Some(totals)) => totals,
-            Ok(None) => Totals::new(),
-            Err(ReadError::Io(source)) => return Err(StoreError::Io { path, source }),
-            Err(ReadError::Corrupt) => {
-                let aside = self.dir.join(format!("{STORE_FILE}.corrupt-{}", now_ns()));
-                std::fs::rename(&path, &aside).map_err(io(&path))?;
-                recovered_from = Some(aside);
-                Totals::new()
+        let mut totals = if text.is_empty() {
+            Totals::new()
+        } else {
+            match serde_json::from_slice::<Totals>(&text) {
+                Ok(totals) if totals.version == 1 => totals,
+                _ => {
+                    // Keep the unreadable bytes for a post-mortem and start afresh: new series
+                    // under a new instance id, each from its zero point, so increase() stays
+                    // right; only the old series stop.
+                    let aside = self.dir.join(format!("{STORE_FILE}.corrupt-{}", now_ns()));
+                    std::fs::write(&aside, &text).map_err(io)?;
+                    recovered_from = Some(aside);
+                    Totals::new()
+                }
             }
         };
         let dropped = totals.merge(increments, now_ns());
-        if !increments.is_empty() || recovered_from.is_some() {
-            write_atomically(&self.dir, &path, &totals).map_err(io(&path))?;
+        if !increments.is_empty() || recovered_from.is_some() || text.is_empty() {
+            let json = serde_json::to_vec(&totals).map_err(|e| io(std::io::Error::other(e)))?;
+            // Rewritten in place under the lock: a rename would cost a second file and a
+            // directory update on every invocation. A process killed mid-write leaves a torn
+            // file, which the next reader moves aside as above.
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            file.write_all(&json).map_err(io)?;
+            file.set_len(json.len() as u64).map_err(io)?;
         }
-        drop(lock);
+        drop(file);
         Ok(Advanced {
             totals,
             dropped,
             recovered_from,
         })
     }
-}
-
-enum ReadError {
-    Io(std::io::Error),
-    Corrupt,
-}
-
-fn read(path: &Path) -> Result<Option<Totals>, ReadError> {
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(ReadError::Io(err)),
-    };
-    let mut text = Vec::new();
-    file.read_to_end(&mut text).map_err(ReadError::Io)?;
-    match serde_json::from_slice::<Totals>(&text) {
-        Ok(totals) if totals.version == 1 => Ok(Some(totals)),
-        _ => Err(ReadError::Corrupt),
-    }
-}
-
-fn write_atomically(dir: &Path, path: &Path, totals: &Totals) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{STORE_FILE}.tmp-{}", std::process::id()));
-    let mut file = File::create(&tmp)?;
-    let json = serde_json::to_vec(totals).map_err(std::io::Error::other)?;
-    file.write_all(&json)?;
-    // No fsync: a crash of the machine may lose the last increments; a crash of the process
-    // cannot tear the file (the rename is atomic).
-    drop(file);
-    std::fs::rename(&tmp, path)
 }
 
 /// Nanoseconds since the Unix epoch.
@@ -470,7 +452,10 @@ mod tests {
         assert_eq!(t.merge(&[h(vec![1.0, 2.0])], 1), 0);
         assert_eq!(t.merge(&[h(vec![1.0, 2.0])], 2), 0);
         assert_eq!(t.merge(&[h(vec![5.0])], 3), 1);
-        assert!(matches!(t.series[0].value, Value::Histogram { count: 6, .. }));
+        assert!(matches!(
+            t.series[0].value,
+            Value::Histogram { count: 6, .. }
+        ));
     }
 
     #[test]

@@ -36,9 +36,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use prost::Message as _;
 
 use crate::Transport;
-use crate::counter_store::{
-    AttrValue, Increment, Series, SeriesKey, Store, Totals, Value, now_ns,
-};
+use crate::counter_store::{AttrValue, Increment, Series, SeriesKey, Store, Totals, Value, now_ns};
 
 /// One typed attribute.
 type Attr = (String, AttrValue);
@@ -123,7 +121,11 @@ impl DurableMetricExporter {
                             advanced.dropped
                         ));
                     }
-                    out.extend(encode(&advanced.totals.instance_id, &advanced.totals, &durable));
+                    out.extend(encode(
+                        &advanced.totals.instance_id,
+                        &advanced.totals,
+                        &durable,
+                    ));
                 }
                 Some(Err(err)) => {
                     self.warn_once(&format!(
@@ -321,7 +323,10 @@ fn encode(instance_id: &str, totals: &Totals, changed: &[Increment]) -> Vec<Reso
         changed.iter().map(Increment::key).collect();
     let mut out: Vec<(&[Attr], Vec<ScopeMetrics>)> = Vec::new();
     for series in totals.series.iter().filter(|s| changed.contains(&s.key())) {
-        let resource_at = match out.iter().position(|(r, _)| *r == series.resource.as_slice()) {
+        let resource_at = match out
+            .iter()
+            .position(|(r, _)| *r == series.resource.as_slice())
+        {
             Some(i) => i,
             None => {
                 out.push((&series.resource, Vec::new()));
@@ -448,12 +453,9 @@ fn push_points(metric: &mut Metric, series: &Series) {
                 ..HistogramDataPoint::default()
             };
             if new {
-                histogram.data_points.push(point(
-                    vec![0; counts.len()],
-                    0,
-                    0.0,
-                    series.start_ns,
-                ));
+                histogram
+                    .data_points
+                    .push(point(vec![0; counts.len()], 0, 0.0, series.start_ns));
             }
             histogram
                 .data_points
