@@ -1,7 +1,7 @@
 //! `cargo xtask audit`: docs/ and the code agree, both ways.
 //!
 //! - docs/data-model.md: the generated tables (events, attributes, instruments) against the
-//!   recorder's [`catalog()`](telemetry_recorder::catalog).
+//!   recorder's [`catalog()`](telemetry_recorder::catalog()).
 //! - docs/configuration.md: its variables tables and the one declaration of each variable,
 //!   [`telemetry_core::env::ALL`], agree both ways (each row with a default, each declaration's
 //!   doc with a `Default:`); no non-test source outside telemetry-core/src/env.rs writes a
