@@ -18,6 +18,10 @@ pub use crate::env::{
     OTEL_SDK_DISABLED,
 };
 
+/// Directory of Gas Town's durable state (the counter store; later the work ledger and spool).
+/// Default: `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
+pub const GT_STATE_DIR: &str = "GT_STATE_DIR";
+
 /// Metrics URL used when only the logs URL is set (VictoriaMetrics' OTLP ingestion).
 pub const DEFAULT_METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
 /// Logs URL used when only the metrics URL is set (VictoriaLogs' OTLP ingestion).
@@ -56,6 +60,9 @@ pub struct Config {
     pub export_interval: Duration,
     /// Temporality of exported sums.
     pub temporality: TemporalityPreference,
+    /// The state directory (`GT_STATE_DIR`, else `$XDG_STATE_HOME/gastown`, else
+    /// `$HOME/.local/state/gastown`); `None` when none of them is set.
+    pub state_dir: Option<PathBuf>,
     /// One line per value that was ignored (a malformed timeout, a header entry without `=`);
     /// the caller prints them once. Each names the variable and never a secret value.
     pub warnings: Vec<String>,
@@ -144,6 +151,7 @@ impl Config {
             export_timeout,
             export_interval,
             temporality,
+            state_dir: state_dir(&get),
             warnings,
         })
     }
@@ -160,6 +168,7 @@ impl Config {
             export_timeout: None,
             export_interval: DEFAULT_EXPORT_INTERVAL,
             temporality: TemporalityPreference::Cumulative,
+            state_dir: None,
             warnings: Vec::new(),
         }
     }
@@ -169,6 +178,14 @@ impl Config {
     pub fn is_enabled(&self) -> bool {
         self.metrics_url.is_some() || self.logs_url.is_some()
     }
+}
+
+/// `GT_STATE_DIR`, else `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
+fn state_dir(get: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    get(GT_STATE_DIR)
+        .map(PathBuf::from)
+        .or_else(|| get("XDG_STATE_HOME").map(|x| PathBuf::from(x).join("gastown")))
+        .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".local/state/gastown")))
 }
 
 /// Parses `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k2=v2`, percent-encoded values). An entry that is

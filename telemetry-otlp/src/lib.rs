@@ -21,14 +21,59 @@
 //! [`Profile`]; a failing export is reported once per signal on stderr by the core's wrappers.
 //! It must not record events of its own or read the environment outside [`init`].
 
+pub mod counter_store;
+mod durable;
 mod transport;
 
 use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use telemetry_core::config::TemporalityPreference;
 use telemetry_core::{Config, InitError, Profile, Provider, Service};
 
 pub use transport::{Probe, Transport};
+
+use durable::DurableMetricExporter;
+
+/// The metrics exporter of a provider: the durable store's (cumulative, the default) or the
+/// plain OTLP exporter (delta and low-memory temporality, for backends that convert them).
+#[derive(Debug)]
+enum MetricsExporter {
+    Durable(DurableMetricExporter),
+    Otlp(opentelemetry_otlp::MetricExporter),
+}
+
+impl PushMetricExporter for MetricsExporter {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        match self {
+            Self::Durable(e) => e.export(metrics).await,
+            Self::Otlp(e) => e.export(metrics).await,
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        match self {
+            Self::Durable(e) => e.force_flush(),
+            Self::Otlp(e) => e.force_flush(),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        match self {
+            Self::Durable(e) => e.shutdown_with_timeout(timeout),
+            Self::Otlp(e) => e.shutdown_with_timeout(timeout),
+        }
+    }
+
+    fn temporality(&self) -> Temporality {
+        match self {
+            Self::Durable(e) => e.temporality(),
+            Self::Otlp(e) => e.temporality(),
+        }
+    }
+}
 
 /// Starts process-wide telemetry from the environment with the [`Profile::OneShot`] profile.
 ///
@@ -102,21 +147,39 @@ pub fn build(
             message: e.to_string(),
         }
     };
-    let metrics = opentelemetry_otlp::MetricExporter::builder()
-        .with_http()
-        .with_http_client(transport.clone())
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(metrics_url.clone())
-        .with_timeout(timeout)
-        .with_headers(headers.clone())
-        .with_retry_policy(retry_policy(profile))
-        .with_temporality(match config.temporality {
-            TemporalityPreference::Cumulative => Temporality::Cumulative,
-            TemporalityPreference::Delta => Temporality::Delta,
-            TemporalityPreference::LowMemory => Temporality::LowMemory,
-        })
-        .build()
-        .map_err(exporter_error("metrics"))?;
+    let temporality = match config.temporality {
+        // The default: host-level series through the durable counter store.
+        TemporalityPreference::Cumulative => None,
+        TemporalityPreference::Delta => Some(Temporality::Delta),
+        TemporalityPreference::LowMemory => Some(Temporality::LowMemory),
+    };
+    let metrics = match temporality {
+        None => MetricsExporter::Durable(DurableMetricExporter {
+            transport: transport.clone(),
+            url: metrics_url.clone(),
+            headers: config.headers.clone(),
+            store: config
+                .state_dir
+                .as_ref()
+                .map(|dir| counter_store::Store::new(dir.join("telemetry"))),
+            durable_scope: telemetry_core::SCOPE_NAME,
+            process_totals: std::sync::Mutex::new(counter_store::Totals::new()),
+            warned: std::sync::atomic::AtomicBool::new(false),
+        }),
+        Some(temporality) => MetricsExporter::Otlp(
+            opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .with_http_client(transport.clone())
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(metrics_url.clone())
+                .with_timeout(timeout)
+                .with_headers(headers.clone())
+                .with_retry_policy(retry_policy(profile))
+                .with_temporality(temporality)
+                .build()
+                .map_err(exporter_error("metrics"))?,
+        ),
+    };
     let logs = opentelemetry_otlp::LogExporter::builder()
         .with_http()
         .with_http_client(transport)

@@ -33,7 +33,7 @@ fn export_points(rx: &Receiver, name: &str, nth: usize) -> Vec<MetricPoint> {
     let points: Vec<MetricPoint> = rx
         .metrics()
         .into_iter()
-        .filter(|p| p.name == name)
+        .filter(|p| p.name == name && !p.is_start_point())
         .collect();
     let mut times: Vec<u64> = points.iter().map(|p| p.time_unix_nano).collect();
     times.sort_unstable();

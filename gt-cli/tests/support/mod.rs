@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use otlp_capture::Value;
 use telemetry_recorder::catalog::{AttrKind, catalog};
 
-/// A `gt` command with a clean telemetry and identity environment.
+/// A `gt` command with a clean telemetry and identity environment, and a state directory of
+/// its own (a fresh temporary one: the durable counter store never leaks between tests; a test
+/// that runs gt several times against one store sets `GT_STATE_DIR` itself).
 pub(crate) fn gt() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gt"));
     for (var, _) in std::env::vars() {
@@ -21,10 +23,21 @@ pub(crate) fn gt() -> Command {
             cmd.env_remove(&var);
         }
     }
-    for var in ["TMUX", "TMUX_PANE"] {
+    for var in ["TMUX", "TMUX_PANE", "XDG_STATE_HOME"] {
         cmd.env_remove(var);
     }
+    cmd.env("GT_STATE_DIR", state_dir());
     cmd
+}
+
+/// A fresh temporary state directory, removed when the test process exits (the OS cleans
+/// the temp dir; these are a few KiB each).
+pub(crate) fn state_dir() -> PathBuf {
+    tempfile::Builder::new()
+        .prefix("gt-state-")
+        .tempdir()
+        .expect("temp state dir")
+        .keep()
 }
 
 /// Runs and asserts success.
