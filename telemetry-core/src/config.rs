@@ -12,15 +12,11 @@ use crate::resource::parse_resource_attributes;
 // The variables `Config` reads, declared in `crate::env`; re-exported so that
 // `config::GT_OTEL_METRICS_URL` keeps working.
 pub use crate::env::{
-    GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, OTEL_EXPORTER_OTLP_CERTIFICATE,
+    GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_STATE_DIR, OTEL_EXPORTER_OTLP_CERTIFICATE,
     OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
     OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_RESOURCE_ATTRIBUTES,
-    OTEL_SDK_DISABLED,
+    OTEL_SDK_DISABLED, XDG_STATE_HOME,
 };
-
-/// Directory of Gas Town's durable state (the counter store; later the work ledger and spool).
-/// Default: `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
-pub const GT_STATE_DIR: &str = "GT_STATE_DIR";
 
 /// Metrics URL used when only the logs URL is set (VictoriaMetrics' OTLP ingestion).
 pub const DEFAULT_METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
@@ -184,7 +180,7 @@ impl Config {
 fn state_dir(get: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     get(GT_STATE_DIR)
         .map(PathBuf::from)
-        .or_else(|| get("XDG_STATE_HOME").map(|x| PathBuf::from(x).join("gastown")))
+        .or_else(|| get(XDG_STATE_HOME).map(|x| PathBuf::from(x).join("gastown")))
         .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".local/state/gastown")))
 }
 

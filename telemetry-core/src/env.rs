@@ -170,15 +170,15 @@ env_vars! {
 
     // State.
 
-    /// Gas Town's state directory (the durable counter store). Default: `$XDG_STATE_HOME/gastown`,
-    /// else `~/.local/state/gastown`.
-    /// Reserved: declared ahead of its first reader; nothing reads it yet.
+    /// Directory of Gas Town's durable state (the counter store; later the work ledger and
+    /// spool). Default: `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
     GT_STATE_DIR;
 
     // Standard variables read.
 
-    /// Base directory for user state (XDG Base Directory); used only when absolute.
-    /// Default: `~/.local/state`.
+    /// Base directory for user state (XDG Base Directory): `$XDG_STATE_HOME/gastown` is
+    /// [`GT_STATE_DIR`]'s default, `$XDG_STATE_HOME/gt/agent-log` (when absolute)
+    /// [`GT_AGENT_LOG_STATE_DIR`]'s. Default: `~/.local/state`.
     XDG_STATE_HOME;
     /// Base directory for user data (XDG Base Directory), where OpenCode keeps
     /// `opencode/opencode.db`; used only when absolute. Default: `~/.local/share`.
