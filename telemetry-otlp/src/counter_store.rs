@@ -424,10 +424,7 @@ mod tests {
         assert_eq!(t.merge(&[h(vec![1.0, 2.0])], 1), 0);
         assert_eq!(t.merge(&[h(vec![1.0, 2.0])], 2), 0);
         assert_eq!(t.merge(&[h(vec![5.0])], 3), 1);
-        assert!(matches!(
-            t.series[0].value,
-            Value::Histogram { count: 6, .. }
-        ));
+        assert!(matches!(t.series[0].value, Value::Histogram { count: 6, .. }));
     }
 
     #[test]

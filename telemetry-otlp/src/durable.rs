@@ -127,13 +127,10 @@ impl DurableMetricExporter {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             totals.merge(&local, now_ns());
             let mut resource = process_resource.clone();
+            resource.attributes.retain(|kv| kv.key != "service.instance.id");
             resource
                 .attributes
-                .retain(|kv| kv.key != "service.instance.id");
-            resource.attributes.push(string_kv(
-                "service.instance.id",
-                &process_instance_id(&process_resource),
-            ));
+                .push(string_kv("service.instance.id", &process_instance_id(&process_resource)));
             encode(resource, &totals, &local)
         };
         if !passthrough.is_empty() {
@@ -424,9 +421,12 @@ fn push_points(metric: &mut Metric, series: &Series) {
                 ..HistogramDataPoint::default()
             };
             if new {
-                histogram
-                    .data_points
-                    .push(point(vec![0; counts.len()], 0, 0.0, series.start_ns));
+                histogram.data_points.push(point(
+                    vec![0; counts.len()],
+                    0,
+                    0.0,
+                    series.start_ns,
+                ));
             }
             histogram
                 .data_points
