@@ -10,7 +10,9 @@
 //! from invocation to invocation.
 //!
 //! Every series keeps the pair (total, time of its last update), both written under the lock,
-//! with the time strictly increasing per series. Whatever process exports a state exports the
+//! with the time strictly increasing per series *in whole milliseconds* (Prometheus-style
+//! backends keep millisecond timestamps: two points in one millisecond would be one sample,
+//! and a later one of them could read as a counter reset). Whatever process exports a state exports the
 //! identical point, so a backend never sees a counter go down (two processes exporting in the
 //! opposite order of their updates send older points later, never a smaller value at a later
 //! time). A series also carries its creation time, exported as a zero point, so the first
@@ -106,6 +108,10 @@ pub enum Value {
 /// An increment one process made to one series since its previous export.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Increment {
+    /// Resource attributes of the series, sorted by key, without `service.instance.id` (the
+    /// store's own is added at export): operators' attributes such as
+    /// `deployment.environment` make series of their own.
+    pub resource: Vec<(String, AttrValue)>,
     /// Instrumentation scope name.
     pub scope: String,
     /// Instrument name.
@@ -123,6 +129,8 @@ pub struct Increment {
 /// One host-level series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
+    /// Resource attributes, sorted by key, without `service.instance.id`.
+    pub resource: Vec<(String, AttrValue)>,
     /// Instrumentation scope name.
     pub scope: String,
     /// Instrument name.
@@ -167,19 +175,17 @@ impl Totals {
     /// Adds `increments` at `now_ns`; returns how many were dropped because the store was full
     /// or their shape did not match the series (a histogram whose bounds changed).
     pub fn merge(&mut self, increments: &[Increment], now_ns: u64) -> usize {
-        let mut index: HashMap<(&str, &str, &[(String, AttrValue)]), usize> = HashMap::new();
-        // Indices only: the map borrows series keys, so collect the work first.
-        let mut plan = Vec::with_capacity(increments.len());
-        for (i, s) in self.series.iter().enumerate() {
-            index.insert((s.scope.as_str(), s.name.as_str(), s.attrs.as_slice()), i);
-        }
-        for inc in increments {
-            plan.push(
-                index
-                    .get(&(inc.scope.as_str(), inc.name.as_str(), inc.attrs.as_slice()))
-                    .copied(),
-            );
-        }
+        let index: HashMap<SeriesKey<'_>, usize> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key(), i))
+            .collect();
+        // Indices only: the map borrows series keys, so plan the work first.
+        let plan: Vec<Option<usize>> = increments
+            .iter()
+            .map(|inc| index.get(&inc.key()).copied())
+            .collect();
         drop(index);
         let mut dropped = 0;
         for (inc, found) in increments.iter().zip(plan) {
@@ -187,21 +193,22 @@ impl Totals {
                 Some(i) => {
                     let series = &mut self.series[i];
                     if add(&mut series.value, &inc.delta) {
-                        series.time_ns = now_ns.max(series.time_ns + 1);
+                        series.time_ns = whole_ms(now_ns).max(series.time_ns + MS);
                     } else {
                         dropped += 1;
                     }
                 }
                 None if self.series.len() >= MAX_SERIES => dropped += 1,
                 None => self.series.push(Series {
+                    resource: inc.resource.clone(),
                     scope: inc.scope.clone(),
                     name: inc.name.clone(),
                     unit: inc.unit.clone(),
                     description: inc.description.clone(),
                     attrs: inc.attrs.clone(),
-                    // The zero point lies strictly before the first value.
-                    start_ns: now_ns.saturating_sub(1),
-                    time_ns: now_ns,
+                    // The zero point lies one millisecond before the first value.
+                    start_ns: whole_ms(now_ns).saturating_sub(MS),
+                    time_ns: whole_ms(now_ns),
                     value: inc.delta.clone(),
                 }),
             }
@@ -210,10 +217,43 @@ impl Totals {
     }
 }
 
+/// What tells series apart: resource, scope, name and point attributes.
+pub type SeriesKey<'a> = (
+    &'a [(String, AttrValue)],
+    &'a str,
+    &'a str,
+    &'a [(String, AttrValue)],
+);
+
+impl Series {
+    /// This series' identity.
+    #[must_use]
+    pub fn key(&self) -> SeriesKey<'_> {
+        (&self.resource, &self.scope, &self.name, &self.attrs)
+    }
+}
+
+impl Increment {
+    /// The identity of the series this increment belongs to.
+    #[must_use]
+    pub fn key(&self) -> SeriesKey<'_> {
+        (&self.resource, &self.scope, &self.name, &self.attrs)
+    }
+}
+
 impl Default for Totals {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// One millisecond in nanoseconds: the resolution of every stored time.
+pub const MS: u64 = 1_000_000;
+
+/// `ns` rounded down to a whole millisecond.
+#[must_use]
+pub fn whole_ms(ns: u64) -> u64 {
+    ns - ns % MS
 }
 
 /// Adds `delta` into `total`; false when their shapes differ.
@@ -389,6 +429,7 @@ mod tests {
 
     fn inc(name: &str, status: &str, n: u64) -> Increment {
         Increment {
+            resource: vec![("service.name".into(), AttrValue::S("gastown".into()))],
             scope: "gastown".into(),
             name: name.into(),
             unit: "{call}".into(),
@@ -401,11 +442,16 @@ mod tests {
     #[test]
     fn increments_add_up_and_times_strictly_increase() {
         let mut t = Totals::new();
-        assert_eq!(t.merge(&[inc("a", "ok", 10)], 100), 0);
-        assert_eq!(t.merge(&[inc("a", "ok", 5), inc("a", "error", 1)], 100), 0);
+        let at = 7 * MS + 123;
+        assert_eq!(t.merge(&[inc("a", "ok", 10)], at), 0);
+        assert_eq!(t.merge(&[inc("a", "ok", 5), inc("a", "error", 1)], at), 0);
         assert_eq!(t.series.len(), 2);
         assert_eq!(t.series[0].value, Value::IntSum { total: 15 });
-        assert_eq!((t.series[0].start_ns, t.series[0].time_ns), (99, 101));
+        // Same millisecond: the second update moves one millisecond on.
+        assert_eq!(
+            (t.series[0].start_ns, t.series[0].time_ns),
+            (6 * MS, 8 * MS)
+        );
         assert_eq!(t.series[1].value, Value::IntSum { total: 1 });
     }
 

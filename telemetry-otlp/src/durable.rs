@@ -36,7 +36,12 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use prost::Message as _;
 
 use crate::Transport;
-use crate::counter_store::{AttrValue, Increment, Series, Store, Totals, Value, now_ns};
+use crate::counter_store::{
+    AttrValue, Increment, Series, SeriesKey, Store, Totals, Value, now_ns,
+};
+
+/// One typed attribute.
+type Attr = (String, AttrValue);
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -64,18 +69,31 @@ impl DurableMetricExporter {
     /// to send.
     fn request(&self, metrics: &SdkResourceMetrics) -> Option<ExportMetricsServiceRequest> {
         let request = ExportMetricsServiceRequest::from(metrics);
-        let mut process_resource = None;
+        let process_resource = request
+            .resource_metrics
+            .first()
+            .and_then(|rm| rm.resource.clone())
+            .unwrap_or_default();
+        let process_id = process_instance_id(&process_resource);
+        let host = host_attrs(&process_resource);
+        let mut own_resource = sorted_attrs(&process_resource.attributes);
+        own_resource.retain(|(k, _)| k != "service.instance.id");
         let (mut durable, mut local, mut passthrough) = (Vec::new(), Vec::new(), Vec::new());
         for rm in request.resource_metrics {
-            process_resource = rm.resource.or(process_resource);
             for sm in rm.scope_metrics {
                 let scope = sm.scope.clone().unwrap_or_default();
                 let mut kept = Vec::new();
                 for metric in sm.metrics {
-                    match increments(&scope.name, &metric) {
-                        Some(incs) if scope.name == self.durable_scope => durable.extend(incs),
-                        Some(incs) => local.extend(incs),
-                        None => kept.push(metric),
+                    if scope.name == self.durable_scope {
+                        match increments(&host, &scope.name, &metric) {
+                            Some(incs) => durable.extend(incs),
+                            None => kept.push(metric),
+                        }
+                    } else {
+                        match increments(&own_resource, &scope.name, &metric) {
+                            Some(incs) => local.extend(incs),
+                            None => kept.push(metric),
+                        }
                     }
                 }
                 if !kept.is_empty() {
@@ -87,7 +105,6 @@ impl DurableMetricExporter {
                 }
             }
         }
-        let process_resource = process_resource.unwrap_or_default();
         let mut out = Vec::new();
         if !durable.is_empty() {
             match self.store.as_ref().map(|s| s.advance(&durable)) {
@@ -106,39 +123,37 @@ impl DurableMetricExporter {
                             advanced.dropped
                         ));
                     }
-                    let resource = host_resource(&process_resource, &advanced.totals.instance_id);
-                    out.push(encode(resource, &advanced.totals, &durable));
+                    out.extend(encode(&advanced.totals.instance_id, &advanced.totals, &durable));
                 }
                 Some(Err(err)) => {
                     self.warn_once(&format!(
                         "{err}; counters are exported per process for the rest of this run"
                     ));
-                    local.append(&mut durable);
+                    local.extend(durable.into_iter().map(|inc| Increment {
+                        resource: own_resource.clone(),
+                        ..inc
+                    }));
                 }
-                None => local.append(&mut durable),
+                None => local.extend(durable.into_iter().map(|inc| Increment {
+                    resource: own_resource.clone(),
+                    ..inc
+                })),
             }
         }
-        let mut own = if local.is_empty() {
-            ResourceMetrics::default()
-        } else {
+        if !local.is_empty() {
             let mut totals = self
                 .process_totals
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             totals.merge(&local, now_ns());
-            let mut resource = process_resource.clone();
-            resource.attributes.retain(|kv| kv.key != "service.instance.id");
-            resource
-                .attributes
-                .push(string_kv("service.instance.id", &process_instance_id(&process_resource)));
-            encode(resource, &totals, &local)
-        };
-        if !passthrough.is_empty() {
-            own.resource.get_or_insert(process_resource);
-            own.scope_metrics.extend(passthrough);
+            out.extend(encode(&process_id, &totals, &local));
         }
-        if !own.scope_metrics.is_empty() {
-            out.push(own);
+        if !passthrough.is_empty() {
+            out.push(ResourceMetrics {
+                resource: Some(process_resource),
+                scope_metrics: passthrough,
+                ..ResourceMetrics::default()
+            });
         }
         (!out.is_empty()).then_some(ExportMetricsServiceRequest {
             resource_metrics: out,
@@ -186,9 +201,14 @@ impl PushMetricExporter for DurableMetricExporter {
 
 /// The increments of a delta monotonic sum or histogram; `None` for anything else (gauges,
 /// up-down counters, cumulative data), which is exported as it came.
-fn increments(scope: &str, metric: &Metric) -> Option<Vec<Increment>> {
+fn increments(
+    resource: &[(String, AttrValue)],
+    scope: &str,
+    metric: &Metric,
+) -> Option<Vec<Increment>> {
     let delta = AggregationTemporality::Delta as i32;
     let base = |attrs: &[KeyValue], value: Value| Increment {
+        resource: resource.to_vec(),
         scope: scope.to_owned(),
         name: metric.name.clone(),
         unit: metric.unit.clone(),
@@ -253,16 +273,6 @@ fn sorted_attrs(attrs: &[KeyValue]) -> Vec<(String, AttrValue)> {
     out
 }
 
-fn string_kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..KeyValue::default()
-    }
-}
-
 fn process_instance_id(resource: &Resource) -> String {
     resource
         .attributes
@@ -275,33 +285,50 @@ fn process_instance_id(resource: &Resource) -> String {
         .unwrap_or_default()
 }
 
-/// The process's resource without what identifies the process or its run (`gt.*` work and
-/// session attributes, `process.*`), under the store's instance id.
-fn host_resource(process: &Resource, instance_id: &str) -> Resource {
-    let mut resource = process.clone();
-    resource.attributes.retain(|kv| {
-        kv.key != "service.instance.id"
-            && !kv.key.starts_with("gt.")
-            && !kv.key.starts_with("process.")
+/// The process's resource attributes without what identifies the process or its run
+/// (`service.instance.id`, the `gt.*` session and work attributes, `process.*`): the resource
+/// of the host-level series.
+fn host_attrs(process: &Resource) -> Vec<(String, AttrValue)> {
+    let mut attrs = sorted_attrs(&process.attributes);
+    attrs.retain(|(k, _)| {
+        k != "service.instance.id" && !k.starts_with("gt.") && !k.starts_with("process.")
     });
-    resource
-        .attributes
-        .push(string_kv("service.instance.id", instance_id));
-    resource
+    attrs
 }
 
-/// The points of the series of `totals` that `changed` touched, grouped by scope and metric.
-fn encode(resource: Resource, totals: &Totals, changed: &[Increment]) -> ResourceMetrics {
-    let changed: std::collections::HashSet<(&str, &str, &[(String, AttrValue)])> = changed
+fn key_values(attrs: &[(String, AttrValue)]) -> Vec<KeyValue> {
+    attrs
         .iter()
-        .map(|c| (c.scope.as_str(), c.name.as_str(), c.attrs.as_slice()))
-        .collect();
-    let mut scopes: Vec<ScopeMetrics> = Vec::new();
-    for series in totals
-        .series
-        .iter()
-        .filter(|s| changed.contains(&(s.scope.as_str(), s.name.as_str(), s.attrs.as_slice())))
-    {
+        .map(|(k, v)| KeyValue {
+            key: k.clone(),
+            value: Some(AnyValue {
+                value: Some(match v {
+                    AttrValue::S(s) => any_value::Value::StringValue(s.clone()),
+                    AttrValue::I(i) => any_value::Value::IntValue(*i),
+                    AttrValue::F(f) => any_value::Value::DoubleValue(*f),
+                    AttrValue::B(b) => any_value::Value::BoolValue(*b),
+                }),
+            }),
+            ..KeyValue::default()
+        })
+        .collect()
+}
+
+/// The points of the series of `totals` that `changed` touched, grouped by resource (with
+/// `instance_id` as `service.instance.id`), scope and metric.
+fn encode(instance_id: &str, totals: &Totals, changed: &[Increment]) -> Vec<ResourceMetrics> {
+    let changed: std::collections::HashSet<SeriesKey<'_>> =
+        changed.iter().map(Increment::key).collect();
+    let mut out: Vec<(&[Attr], Vec<ScopeMetrics>)> = Vec::new();
+    for series in totals.series.iter().filter(|s| changed.contains(&s.key())) {
+        let resource_at = match out.iter().position(|(r, _)| *r == series.resource.as_slice()) {
+            Some(i) => i,
+            None => {
+                out.push((&series.resource, Vec::new()));
+                out.len() - 1
+            }
+        };
+        let scopes = &mut out[resource_at].1;
         let scope_at = match scopes
             .iter()
             .position(|sm| sm.scope.as_ref().is_some_and(|sc| sc.name == series.scope))
@@ -334,11 +361,26 @@ fn encode(resource: Resource, totals: &Totals, changed: &[Increment]) -> Resourc
         };
         push_points(&mut metrics[metric_at], series);
     }
-    ResourceMetrics {
-        resource: Some(resource),
-        scope_metrics: scopes,
-        ..ResourceMetrics::default()
-    }
+    out.into_iter()
+        .map(|(resource, scope_metrics)| {
+            let mut attributes = key_values(resource);
+            attributes.push(KeyValue {
+                key: "service.instance.id".to_owned(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(instance_id.to_owned())),
+                }),
+                ..KeyValue::default()
+            });
+            ResourceMetrics {
+                resource: Some(Resource {
+                    attributes,
+                    ..Resource::default()
+                }),
+                scope_metrics,
+                ..ResourceMetrics::default()
+            }
+        })
+        .collect()
 }
 
 fn empty_data(value: &Value) -> metric::Data {
@@ -359,23 +401,8 @@ fn empty_data(value: &Value) -> metric::Data {
 /// The series' current point, preceded by its zero point when the series is new (its first
 /// update is its only one: the time right after its creation).
 fn push_points(metric: &mut Metric, series: &Series) {
-    let attributes: Vec<KeyValue> = series
-        .attrs
-        .iter()
-        .map(|(k, v)| KeyValue {
-            key: k.clone(),
-            value: Some(AnyValue {
-                value: Some(match v {
-                    AttrValue::S(s) => any_value::Value::StringValue(s.clone()),
-                    AttrValue::I(i) => any_value::Value::IntValue(*i),
-                    AttrValue::F(f) => any_value::Value::DoubleValue(*f),
-                    AttrValue::B(b) => any_value::Value::BoolValue(*b),
-                }),
-            }),
-            ..KeyValue::default()
-        })
-        .collect();
-    let new = series.time_ns == series.start_ns + 1;
+    let attributes = key_values(&series.attrs);
+    let new = series.time_ns == series.start_ns + crate::counter_store::MS;
     match (metric.data.as_mut(), &series.value) {
         (Some(metric::Data::Sum(sum)), Value::IntSum { .. } | Value::FloatSum { .. }) => {
             let number = |value: number_data_point::Value, time| NumberDataPoint {
