@@ -16,15 +16,10 @@ use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use bounded_process::{Bounded, Captured, Output, RunError, Stdin};
+use telemetry_core::env::{GT_BD_BIN, GT_BD_TIMEOUT_MS};
 use telemetry_recorder::redact_args;
 use telemetry_subprocess::CommandTelemetryExt as _;
 
-/// Variable naming the bd binary (default `bd` on PATH).
-pub const GT_BD_BIN: &str = "GT_BD_BIN";
-
-/// Variable bounding one bd invocation, in milliseconds (default 30000 for the lookups gt makes
-/// itself; `gt bd` has no bound unless it is set).
-pub const GT_BD_TIMEOUT_MS: &str = "GT_BD_TIMEOUT_MS";
 /// The default bound on one bd invocation whose answer gt reads.
 pub const DEFAULT_BD_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bounded_process::{Bounded, RunError};
+use telemetry_core::env::{GT_WORK_BEAD, GT_WORK_MOL, GT_WORK_RIG};
 use telemetry_recorder::WorkContext;
 
 /// The bound on one tmux call (it answers in milliseconds; a server that does not is wedged).
@@ -18,9 +19,9 @@ pub const TMUX_TIMEOUT: Duration = Duration::from_secs(5);
 /// The variables `gt prime` owns in the tmux session, with their values from `ctx`.
 pub fn work_variables(ctx: &WorkContext) -> [(&'static str, &str); 3] {
     [
-        ("GT_WORK_RIG", &ctx.rig),
-        ("GT_WORK_BEAD", &ctx.bead),
-        ("GT_WORK_MOL", &ctx.mol),
+        (GT_WORK_RIG, &ctx.rig),
+        (GT_WORK_BEAD, &ctx.bead),
+        (GT_WORK_MOL, &ctx.mol),
     ]
 }
 

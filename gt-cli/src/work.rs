@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use telemetry_core::env::{BD_ACTOR, GT_RIG, GT_ROLE};
 use telemetry_recorder::WorkContext;
 
 use crate::bd::{Bd, BdError};
@@ -25,11 +26,11 @@ impl Identity {
     ) -> Self {
         let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let agent_id = non_empty(role_flag.map(str::to_owned))
-            .or_else(|| non_empty(lookup("GT_ROLE")))
-            .or_else(|| non_empty(lookup("BD_ACTOR")))
+            .or_else(|| non_empty(lookup(GT_ROLE)))
+            .or_else(|| non_empty(lookup(BD_ACTOR)))
             .unwrap_or_default();
         let rig = non_empty(rig_flag.map(str::to_owned))
-            .or_else(|| non_empty(lookup("GT_RIG")))
+            .or_else(|| non_empty(lookup(GT_RIG)))
             .or_else(|| {
                 agent_id
                     .split_once('/')

@@ -9,30 +9,14 @@ use std::time::Duration;
 use crate::error::InitError;
 use crate::resource::parse_resource_attributes;
 
-/// Full OTLP/HTTP URL for metrics, used verbatim.
-pub const GT_OTEL_METRICS_URL: &str = "GT_OTEL_METRICS_URL";
-/// Full OTLP/HTTP URL for logs, used verbatim.
-pub const GT_OTEL_LOGS_URL: &str = "GT_OTEL_LOGS_URL";
-/// `true` switches the whole SDK off, whatever the URLs say (OpenTelemetry standard variable).
-pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
-/// Extra resource attributes, `k=v,k2=v2`, percent-encoded (OpenTelemetry standard variable).
-pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
-/// Headers sent with every export, `k=v,k2=v2`, percent-encoded (e.g. auth for hosted backends).
-pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
-/// PEM file of the CA certificate(s) trusted for `https://` endpoints instead of the bundled
-/// public roots (OpenTelemetry standard variable; a private CA, a test CA).
-pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
-/// Exporter timeout per request, in milliseconds.
-pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
-/// Periodic metrics export interval, in milliseconds.
-pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
-/// `cumulative` (default), `delta` or `lowmemory`.
-pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
-    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
-
-/// Directory of Gas Town's durable state (the counter store; later the work ledger and spool).
-/// Default: `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
-pub const GT_STATE_DIR: &str = "GT_STATE_DIR";
+// The variables `Config` reads, declared in `crate::env`; re-exported so that
+// `config::GT_OTEL_METRICS_URL` keeps working.
+pub use crate::env::{
+    GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_STATE_DIR, OTEL_EXPORTER_OTLP_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+    OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_SDK_DISABLED, XDG_STATE_HOME,
+};
 
 /// Metrics URL used when only the logs URL is set (VictoriaMetrics' OTLP ingestion).
 pub const DEFAULT_METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
@@ -196,7 +180,7 @@ impl Config {
 fn state_dir(get: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     get(GT_STATE_DIR)
         .map(PathBuf::from)
-        .or_else(|| get("XDG_STATE_HOME").map(|x| PathBuf::from(x).join("gastown")))
+        .or_else(|| get(XDG_STATE_HOME).map(|x| PathBuf::from(x).join("gastown")))
         .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".local/state/gastown")))
 }
 

@@ -17,6 +17,7 @@
 //! anything of its own.
 
 pub mod config;
+pub mod env;
 pub mod error;
 mod export;
 pub mod provider;

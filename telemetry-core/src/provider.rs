@@ -122,7 +122,7 @@ impl Provider {
     ) -> Result<Self, InitError> {
         let (Some(metrics_url), Some(logs_url)) = (&config.metrics_url, &config.logs_url) else {
             return Err(InitError::InvalidUrl {
-                variable: crate::config::GT_OTEL_METRICS_URL,
+                variable: crate::env::GT_OTEL_METRICS_URL,
                 url: String::new(),
                 reason: "telemetry is disabled (no URL configured)".to_owned(),
             });

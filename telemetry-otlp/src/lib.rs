@@ -132,7 +132,7 @@ pub fn build(
 ) -> Result<Provider, InitError> {
     let (Some(metrics_url), Some(logs_url)) = (&config.metrics_url, &config.logs_url) else {
         return Err(InitError::InvalidUrl {
-            variable: telemetry_core::config::GT_OTEL_METRICS_URL,
+            variable: telemetry_core::env::GT_OTEL_METRICS_URL,
             url: String::new(),
             reason: "telemetry is disabled (no URL configured)".to_owned(),
         });

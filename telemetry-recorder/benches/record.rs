@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use otlp_capture::Receiver;
-use telemetry_core::{Config, Profile, Service};
+use telemetry_core::{Config, Profile, Service, env};
 use telemetry_recorder::{ContentSettings, Recorder, WorkContext, with_work_context};
 
 fn disabled(c: &mut Criterion) {
@@ -56,8 +56,8 @@ fn enabled(c: &mut Criterion) {
     let rx = Receiver::start().expect("receiver");
     let (metrics, logs) = (rx.url("/v1/metrics"), rx.url("/v1/logs"));
     let config = Config::from_lookup(|k| match k {
-        "GT_OTEL_METRICS_URL" => Some(metrics.clone()),
-        "GT_OTEL_LOGS_URL" => Some(logs.clone()),
+        env::GT_OTEL_METRICS_URL => Some(metrics.clone()),
+        env::GT_OTEL_LOGS_URL => Some(logs.clone()),
         _ => None,
     })
     .expect("config");

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::settings::{
+use telemetry_core::env::{
     GT_LOG_AGENT_OUTPUT, GT_LOG_BD_OUTPUT, GT_LOG_MAIL_BODY, GT_LOG_PANE_OUTPUT,
     GT_LOG_PRIME_CONTEXT, GT_LOG_PROMPT_KEYS,
 };

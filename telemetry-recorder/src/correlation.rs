@@ -10,14 +10,7 @@
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-/// Run id of the current agent run (a UUID v4, made at spawn).
-pub const GT_RUN: &str = "GT_RUN";
-/// Rig of the current work, set by `gt prime`.
-pub const GT_WORK_RIG: &str = "GT_WORK_RIG";
-/// Bead of the current work, set by `gt prime`.
-pub const GT_WORK_BEAD: &str = "GT_WORK_BEAD";
-/// Molecule of the current work, set by `gt prime`.
-pub const GT_WORK_MOL: &str = "GT_WORK_MOL";
+use telemetry_core::env::{GT_RUN, GT_WORK_BEAD, GT_WORK_MOL, GT_WORK_RIG};
 
 /// What the agent is working on: recorded as `work_rig`, `work_bead`, `work_mol` on every
 /// record, each omitted when empty.

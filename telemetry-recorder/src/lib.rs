@@ -75,8 +75,7 @@ pub use catalog::{
     ValueType, catalog, event, instrument,
 };
 pub use correlation::{
-    GT_RUN, GT_WORK_BEAD, GT_WORK_MOL, GT_WORK_RIG, WorkContext, current_run_id, set_work_context,
-    with_run_id, with_work_context, work_context,
+    WorkContext, current_run_id, set_work_context, with_run_id, with_work_context, work_context,
 };
 pub use events::{
     AgentEvent, AgentEventType, AgentInstance, AgentUsage, ExitType, MailMessage, MessageRole,

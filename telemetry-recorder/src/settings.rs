@@ -7,24 +7,11 @@
 
 use std::sync::OnceLock;
 
-/// `true`: `bd.call` carries the command's `stdout` and `stderr`.
-pub const GT_LOG_BD_OUTPUT: &str = "GT_LOG_BD_OUTPUT";
-/// Byte limit for `bd.call` `stdout`/`stderr` (default [`DEFAULT_BD_CONTENT_LIMIT`]).
-pub const GT_LOG_BD_CONTENT_LIMIT: &str = "GT_LOG_BD_CONTENT_LIMIT";
-/// `true`: `prompt.send` carries the sent `keys` (truncated to [`PROMPT_KEYS_LIMIT`]).
-pub const GT_LOG_PROMPT_KEYS: &str = "GT_LOG_PROMPT_KEYS";
-/// `true`: `mail` carries `msg.body` (truncated to [`MAIL_BODY_LIMIT`]).
-pub const GT_LOG_MAIL_BODY: &str = "GT_LOG_MAIL_BODY";
-/// `true`: `prime.context` is emitted with the full rendered formula.
-pub const GT_LOG_PRIME_CONTEXT: &str = "GT_LOG_PRIME_CONTEXT";
-/// `true`: `agent.event` records (agent conversation content) are emitted.
-pub const GT_LOG_AGENT_OUTPUT: &str = "GT_LOG_AGENT_OUTPUT";
-/// Byte limit for `agent.event` `content` (default [`DEFAULT_AGENT_CONTENT_LIMIT`]).
-pub const GT_LOG_AGENT_CONTENT_LIMIT: &str = "GT_LOG_AGENT_CONTENT_LIMIT";
-/// `true`: `pane.output` records (raw tmux pane output) are emitted.
-pub const GT_LOG_PANE_OUTPUT: &str = "GT_LOG_PANE_OUTPUT";
-/// Byte limit for `pane.output` `content` (default [`DEFAULT_PANE_CONTENT_LIMIT`]).
-pub const GT_LOG_PANE_CONTENT_LIMIT: &str = "GT_LOG_PANE_CONTENT_LIMIT";
+use telemetry_core::env::{
+    GT_LOG_AGENT_CONTENT_LIMIT, GT_LOG_AGENT_OUTPUT, GT_LOG_BD_CONTENT_LIMIT, GT_LOG_BD_OUTPUT,
+    GT_LOG_MAIL_BODY, GT_LOG_PANE_CONTENT_LIMIT, GT_LOG_PANE_OUTPUT, GT_LOG_PRIME_CONTEXT,
+    GT_LOG_PROMPT_KEYS,
+};
 
 /// Every variable [`ContentSettings::from_lookup`] reads, in documentation order.
 pub const CONTENT_VARIABLES: &[&str] = &[

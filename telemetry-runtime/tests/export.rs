@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use otlp_capture::{MetricKind, MetricPoint, Receiver};
-use telemetry_core::config::{GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL};
+use telemetry_core::env::{GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL};
 use telemetry_core::{Config, Profile, Provider, Service};
 use telemetry_runtime::instruments::{
     PROCESS_CPU_TIME, PROCESS_CPU_UTILIZATION, PROCESS_MEMORY_USAGE, PROCESS_MEMORY_VIRTUAL,

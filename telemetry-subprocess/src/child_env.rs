@@ -4,15 +4,13 @@
 //! `BD_OTEL_METRICS_URL`, `BD_OTEL_LOGS_URL` and `GT_RUN` a child gets and with what value.
 //! It must not write the environment (see [`crate::process_env`]) nor spawn anything.
 
+use telemetry_core::env::{
+    BD_OTEL_LOGS_URL, BD_OTEL_METRICS_URL, GT_RUN, OTEL_RESOURCE_ATTRIBUTES,
+};
 use telemetry_core::{Config, InitError};
 
-use crate::identity::{GT_RUN, non_empty};
-use crate::resource_attributes::{OTEL_RESOURCE_ATTRIBUTES, resource_attributes_from_lookup};
-
-/// Where `bd` sends its metrics; mirrors the effective `GT_OTEL_METRICS_URL`.
-pub const BD_OTEL_METRICS_URL: &str = "BD_OTEL_METRICS_URL";
-/// Where `bd` sends its logs; mirrors the effective `GT_OTEL_LOGS_URL`.
-pub const BD_OTEL_LOGS_URL: &str = "BD_OTEL_LOGS_URL";
+use crate::identity::non_empty;
+use crate::resource_attributes::resource_attributes_from_lookup;
 
 /// The variables for a child, or the configuration error that disables telemetry.
 ///

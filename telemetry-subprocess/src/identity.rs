@@ -1,28 +1,12 @@
 //! The Gas Town identity variables and the `gt.*` resource attributes they become.
 //!
-//! One job: name each variable once and map it to its attribute key, in the order the
+//! One job: map each identity variable (declared in `telemetry_core::env`) to its attribute key, in the order the
 //! attributes are written. It must not read the process environment itself, nor encode values.
 
-/// The agent's role, e.g. `gastown/polecats/Toast`, `mayor` → `gt.role`.
-pub const GT_ROLE: &str = "GT_ROLE";
-/// The rig, e.g. `gastown` → `gt.rig`.
-pub const GT_RIG: &str = "GT_RIG";
-/// The beads actor, e.g. `gastown/polecats/Toast` → `gt.actor`.
-pub const BD_ACTOR: &str = "BD_ACTOR";
-/// A polecat's name, e.g. `Toast` → `gt.agent` (wins over [`GT_CREW`]).
-pub const GT_POLECAT: &str = "GT_POLECAT";
-/// A crew member's name, e.g. `max` → `gt.agent` when [`GT_POLECAT`] is unset.
-pub const GT_CREW: &str = "GT_CREW";
-/// The session name, e.g. `gt-gastown-Toast` → `gt.session`.
-pub const GT_SESSION: &str = "GT_SESSION";
-/// The run id (a UUID v4 made at agent spawn) → `gt.run_id`; also passed to children as is.
-pub const GT_RUN: &str = "GT_RUN";
-/// The rig of the work in hand, set by `gt prime` → `gt.work_rig`.
-pub const GT_WORK_RIG: &str = "GT_WORK_RIG";
-/// The bead of the work in hand, set by `gt prime` → `gt.work_bead`.
-pub const GT_WORK_BEAD: &str = "GT_WORK_BEAD";
-/// The molecule of the work in hand, set by `gt prime` → `gt.work_mol`.
-pub const GT_WORK_MOL: &str = "GT_WORK_MOL";
+use telemetry_core::env::{
+    BD_ACTOR, GT_CREW, GT_POLECAT, GT_RIG, GT_ROLE, GT_RUN, GT_SESSION, GT_WORK_BEAD, GT_WORK_MOL,
+    GT_WORK_RIG,
+};
 
 /// Every resource attribute key starting with this prefix belongs to gt: a parent's value for
 /// such a key is replaced, never passed on.

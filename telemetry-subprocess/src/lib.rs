@@ -34,15 +34,12 @@ pub mod process_env;
 pub mod resource_attributes;
 pub mod run_id;
 
-pub use child_env::{
-    BD_OTEL_LOGS_URL, BD_OTEL_METRICS_URL, otel_env_for_subprocess,
-    otel_env_for_subprocess_from_lookup,
-};
+pub use child_env::{otel_env_for_subprocess, otel_env_for_subprocess_from_lookup};
 pub use command::CommandTelemetryExt;
 pub use error::SubprocessError;
 pub use process_env::set_process_otel_attrs;
 pub use resource_attributes::{
-    OTEL_RESOURCE_ATTRIBUTES, encode_component, format_resource_attributes, resource_attributes,
+    encode_component, format_resource_attributes, resource_attributes,
     resource_attributes_from_lookup,
 };
 pub use run_id::new_run_id;

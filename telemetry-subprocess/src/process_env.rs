@@ -6,7 +6,7 @@
 
 use crate::child_env::try_otel_env;
 use crate::error::SubprocessError;
-use crate::identity::GT_RUN;
+use telemetry_core::env::GT_RUN;
 
 /// Sets `OTEL_RESOURCE_ATTRIBUTES`, `BD_OTEL_METRICS_URL` and `BD_OTEL_LOGS_URL` in this
 /// process's environment (values as [`crate::otel_env_for_subprocess`] computes them from the

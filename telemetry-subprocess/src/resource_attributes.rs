@@ -22,11 +22,9 @@
 //! since spaces are always encoded, leading and trailing spaces of a value survive too.
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use telemetry_core::env::OTEL_RESOURCE_ATTRIBUTES;
 
 use crate::identity::{GT_ATTRIBUTE_PREFIX, gt_attributes_from_lookup, non_empty};
-
-/// The variable this module writes (the OpenTelemetry standard name).
-pub const OTEL_RESOURCE_ATTRIBUTES: &str = telemetry_core::config::OTEL_RESOURCE_ATTRIBUTES;
 
 /// The bytes percent-encoded in keys and values; see the [module docs](self) for why each.
 /// Non-ASCII bytes are always encoded by `percent-encoding`, whatever the set.

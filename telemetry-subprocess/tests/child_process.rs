@@ -3,15 +3,13 @@
 use std::collections::HashMap;
 use std::process::Command;
 
-use telemetry_core::config::{
-    DEFAULT_LOGS_URL, DEFAULT_METRICS_URL, GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, OTEL_SDK_DISABLED,
+use telemetry_core::config::{DEFAULT_LOGS_URL, DEFAULT_METRICS_URL};
+use telemetry_core::env::{
+    BD_OTEL_LOGS_URL, BD_OTEL_METRICS_URL, GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_POLECAT,
+    GT_RIG, GT_ROLE, GT_RUN, GT_SESSION, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
 };
 use telemetry_core::resource::parse_resource_attributes;
-use telemetry_subprocess::identity::{GT_POLECAT, GT_RIG, GT_ROLE, GT_RUN, GT_SESSION};
-use telemetry_subprocess::{
-    BD_OTEL_LOGS_URL, BD_OTEL_METRICS_URL, CommandTelemetryExt as _, OTEL_RESOURCE_ATTRIBUTES,
-    otel_env_for_subprocess_from_lookup,
-};
+use telemetry_subprocess::{CommandTelemetryExt as _, otel_env_for_subprocess_from_lookup};
 
 const METRICS: &str = "http://127.0.0.1:8428/opentelemetry/api/v1/push";
 const LOGS: &str = "http://127.0.0.1:9428/insert/opentelemetry/v1/logs";

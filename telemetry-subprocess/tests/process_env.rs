@@ -9,13 +9,13 @@
 use std::collections::HashMap;
 use std::process::{Command, ExitCode};
 
-use telemetry_core::config::{DEFAULT_METRICS_URL, GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL};
-use telemetry_core::resource::parse_resource_attributes;
-use telemetry_subprocess::identity::{GT_ROLE, GT_RUN};
-use telemetry_subprocess::{
-    BD_OTEL_LOGS_URL, BD_OTEL_METRICS_URL, OTEL_RESOURCE_ATTRIBUTES, SubprocessError,
-    set_process_otel_attrs,
+use telemetry_core::config::DEFAULT_METRICS_URL;
+use telemetry_core::env::{
+    BD_OTEL_LOGS_URL, BD_OTEL_METRICS_URL, GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_ROLE, GT_RUN,
+    OTEL_RESOURCE_ATTRIBUTES,
 };
+use telemetry_core::resource::parse_resource_attributes;
+use telemetry_subprocess::{SubprocessError, set_process_otel_attrs};
 
 const CASE: &str = "TELEMETRY_SUBPROCESS_TEST_CASE";
 /// One end-to-end case: `Err` says what went wrong.

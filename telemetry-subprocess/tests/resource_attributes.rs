@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 
-use telemetry_core::resource::parse_resource_attributes;
-use telemetry_subprocess::identity::{
+use telemetry_core::env::{
     BD_ACTOR, GT_CREW, GT_POLECAT, GT_RIG, GT_ROLE, GT_RUN, GT_SESSION, GT_WORK_BEAD, GT_WORK_MOL,
-    GT_WORK_RIG,
+    GT_WORK_RIG, OTEL_RESOURCE_ATTRIBUTES,
 };
-use telemetry_subprocess::{OTEL_RESOURCE_ATTRIBUTES, resource_attributes_from_lookup};
+use telemetry_core::resource::parse_resource_attributes;
+use telemetry_subprocess::resource_attributes_from_lookup;
 
 /// Values that corrupted the older implementation (it joined raw values) or that a sloppy
 /// encoder would get wrong. The empty string is absent on purpose: it means "unset".

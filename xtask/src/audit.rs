@@ -1,9 +1,12 @@
 //! `cargo xtask audit`: docs/ and the code agree, both ways.
 //!
 //! - docs/data-model.md: the generated tables (events, attributes, instruments) against the
-//!   recorder's [`catalog()`](telemetry_recorder::catalog).
-//! - docs/configuration.md: every `GT_*` / `BD_OTEL_*` variable named in the code's sources is
-//!   documented with a default, and every documented one is read somewhere.
+//!   recorder's [`catalog()`](telemetry_recorder::catalog()).
+//! - docs/configuration.md: its variables tables and the one declaration of each variable,
+//!   [`telemetry_core::env::ALL`], agree both ways (each row with a default, each declaration's
+//!   doc with a `Default:`); no non-test source outside telemetry-core/src/env.rs writes a
+//!   variable's name as a string literal (`"GT_…"`, `"BD_…"`, `"OTEL_…"`, any declared name);
+//!   and every declared variable is used somewhere (or marked reserved).
 //! - docs/dashboards/*.json, docs/alerts/*, docs/operations.md: every metric name used in a
 //!   query exists (in its Prometheus form).
 
@@ -12,6 +15,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
+use telemetry_core::env::EnvVar;
 use telemetry_recorder::catalog::{
     AttrKind, Catalog, InstrumentKind, Presence, SeverityRule, ValueType,
 };
@@ -22,17 +26,6 @@ use telemetry_recorder::prometheus::{SeriesKind, series_names};
 
 /// The generated blocks of docs/data-model.md.
 pub const BLOCKS: [&str; 3] = ["events", "attributes", "instruments"];
-
-/// The crates whose sources are scanned for environment variables.
-pub const SCANNED_CRATES: [&str; 7] = [
-    "telemetry-core",
-    "telemetry-recorder",
-    "telemetry-subprocess",
-    "telemetry-runtime",
-    "gt-cli",
-    "agent-transcripts",
-    "bounded-process",
-];
 
 fn type_word(kind: AttrKind) -> &'static str {
     match kind {
@@ -399,33 +392,182 @@ pub fn check_data_model(text: &str, file: &Path, catalog: &Catalog) -> Vec<Findi
     findings
 }
 
-/// Where each `GT_*` / `BD_OTEL_*` variable is named in the scanned sources (first place).
+/// The module that declares every environment variable ([`telemetry_core::env`]).
+pub const ENV_MODULE: &str = "telemetry-core/src/env.rs";
+
+/// The marker in a variable's doc comment that excuses it from the "used somewhere" check.
+pub const RESERVED: &str = "Reserved:";
+
+/// Names that must be written through a [`telemetry_core::env`] constant, never as a literal,
+/// even before they are declared.
+const FAMILY: &str = r"^(?:GT|BD|OTEL)_[A-Z0-9_]+$";
+
+/// The 1-based line of `name`'s declaration (`NAME;` in the `env_vars!` list) in `env_source`.
 #[must_use]
-pub fn scan_env_vars(root: &Path) -> BTreeMap<String, (PathBuf, usize)> {
-    let pattern = Regex::new(r#""((?:GT|BD_OTEL)_[A-Z0-9_]+)""#).expect("valid regex");
-    let mut found = BTreeMap::new();
-    for krate in SCANNED_CRATES {
-        let mut files = Vec::new();
-        collect_rs(&root.join(krate).join("src"), &mut files);
-        files.sort();
-        for file in files {
-            let Ok(text) = std::fs::read_to_string(&file) else {
-                continue;
-            };
-            // Unit tests name variables as inputs, not as reads: stop at the first test module.
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            for (index, line) in code.lines().enumerate() {
-                if line.trim_start().starts_with("//") {
-                    continue;
-                }
-                for cap in pattern.captures_iter(line) {
-                    let rel = file.strip_prefix(root).unwrap_or(&file).to_owned();
-                    found.entry(cap[1].to_owned()).or_insert((rel, index + 1));
-                }
-            }
+pub fn declaration_line(env_source: &str, name: &str) -> Option<usize> {
+    env_source
+        .lines()
+        .position(|line| line.trim().strip_suffix(';') == Some(name))
+        .map(|index| index + 1)
+}
+
+/// Compares the variables tables of docs/configuration.md (`text`, read from `file`) with the
+/// declared variables (`declared`, as declared in `env_source`, the text of [`ENV_MODULE`]),
+/// both ways; and checks that each declaration's doc comment states a default.
+///
+/// A variables row is a table row whose first cell is an upper-case name with an underscore.
+#[must_use]
+pub fn check_env_vars(
+    text: &str,
+    file: &Path,
+    declared: &[EnvVar],
+    env_source: &str,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let variable = Regex::new(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$").expect("valid regex");
+    let names: BTreeSet<&str> = declared.iter().map(|v| v.name).collect();
+    let mut documented = BTreeSet::new();
+    for row in table_rows(text) {
+        let name = unquote(row.cells.first().map_or("", String::as_str)).to_owned();
+        if !variable.is_match(&name) {
+            continue;
+        }
+        let default = row.cells.get(1).map_or("", |c| c.trim());
+        if default.is_empty() {
+            findings.push(Finding {
+                file: file.to_owned(),
+                line: Some(row.line),
+                message: format!("`{name}` has no default documented"),
+            });
+        }
+        if !names.contains(name.as_str()) {
+            findings.push(Finding {
+                file: file.to_owned(),
+                line: Some(row.line),
+                message: format!("`{name}` is documented but not declared in {ENV_MODULE}"),
+            });
+        }
+        documented.insert(name);
+    }
+    for var in declared {
+        let line = declaration_line(env_source, var.name);
+        let at = line.map_or_else(|| ENV_MODULE.to_owned(), |l| format!("{ENV_MODULE}:{l}"));
+        if !documented.contains(var.name) {
+            findings.push(Finding {
+                file: file.to_owned(),
+                line: None,
+                message: format!(
+                    "`{}` is declared at {at} but not documented in a table",
+                    var.name
+                ),
+            });
+        }
+        if !var.doc.contains("Default") {
+            findings.push(Finding {
+                file: PathBuf::from(ENV_MODULE),
+                line,
+                message: format!("`{}`: the doc comment states no `Default:`", var.name),
+            });
         }
     }
-    found
+    findings
+}
+
+/// The non-test Rust sources of every workspace crate under `root` (`src/`, `benches/`,
+/// `examples/`), each as its path relative to `root` and its text up to the first
+/// `#[cfg(test)]` (unit tests name variables as inputs: they are the spec, and may).
+#[must_use]
+pub fn non_test_sources(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut crates: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("Cargo.toml").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    crates.sort();
+    let mut files = Vec::new();
+    for krate in crates {
+        for dir in ["src", "benches", "examples"] {
+            collect_rs(&krate.join(dir), &mut files);
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|file| {
+            let text = std::fs::read_to_string(&file).ok()?;
+            let code = text
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            Some((file.strip_prefix(root).unwrap_or(&file).to_owned(), code))
+        })
+        .collect()
+}
+
+/// Every string literal in `code` (non-test source read from `file`) that is a declared
+/// variable's name, or a `GT_*`, `BD_*` or `OTEL_*` name: code names variables through the
+/// [`telemetry_core::env`] constants only. Comment lines are skipped.
+#[must_use]
+pub fn check_raw_literals(code: &str, file: &Path, declared: &[EnvVar]) -> Vec<Finding> {
+    let literal = Regex::new(r#""([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)""#).expect("valid regex");
+    let family = Regex::new(FAMILY).expect("valid regex");
+    let mut findings = Vec::new();
+    for (index, line) in code.lines().enumerate() {
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
+        for cap in literal.captures_iter(line) {
+            let name = &cap[1];
+            let message = if declared.iter().any(|v| v.name == name) {
+                format!("\"{name}\" is a raw literal: use telemetry_core::env::{name}")
+            } else if family.is_match(name) {
+                format!("\"{name}\" is a raw literal: declare it in {ENV_MODULE} and use that")
+            } else {
+                continue;
+            };
+            findings.push(Finding {
+                file: file.to_owned(),
+                line: Some(index + 1),
+                message,
+            });
+        }
+    }
+    findings
+}
+
+/// Declared variables that no source in `sources` (other than [`ENV_MODULE`]) names, unless
+/// their doc comment says [`RESERVED`]: a declaration nothing reads or writes is stale.
+#[must_use]
+pub fn check_env_uses(
+    declared: &[EnvVar],
+    env_source: &str,
+    sources: &[(PathBuf, String)],
+) -> Vec<Finding> {
+    let used: BTreeSet<&str> = sources
+        .iter()
+        .filter(|(path, _)| path != Path::new(ENV_MODULE))
+        .flat_map(|(_, code)| {
+            code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|word| !word.is_empty())
+        })
+        .collect();
+    declared
+        .iter()
+        .filter(|var| !used.contains(var.name) && !var.doc.contains(RESERVED))
+        .map(|var| Finding {
+            file: PathBuf::from(ENV_MODULE),
+            line: declaration_line(env_source, var.name),
+            message: format!(
+                "`{}` is declared but no code uses it (remove it, or say `{RESERVED}` in its doc)",
+                var.name
+            ),
+        })
+        .collect()
 }
 
 fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -440,51 +582,6 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
-}
-
-/// Compares the variables table(s) of docs/configuration.md with the variables the code reads.
-#[must_use]
-pub fn check_env_vars(
-    text: &str,
-    file: &Path,
-    read: &BTreeMap<String, (PathBuf, usize)>,
-) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let family = Regex::new(r"^(?:GT|BD_OTEL)_[A-Z0-9_]+$").expect("valid regex");
-    let mut documented = BTreeSet::new();
-    for row in table_rows(text) {
-        let name = unquote(row.cells.first().map_or("", String::as_str)).to_owned();
-        if !family.is_match(&name) {
-            continue;
-        }
-        documented.insert(name.clone());
-        let default = row.cells.get(1).map_or("", |c| c.trim());
-        if default.is_empty() {
-            findings.push(Finding {
-                file: file.to_owned(),
-                line: Some(row.line),
-                message: format!("`{name}` has no default documented"),
-            });
-        }
-        if !read.contains_key(&name) {
-            findings.push(Finding {
-                file: file.to_owned(),
-                line: Some(row.line),
-                message: format!("`{name}` is documented but no code reads it"),
-            });
-        }
-    }
-    for (name, (source, line)) in read.iter().filter(|(name, _)| !documented.contains(*name)) {
-        findings.push(Finding {
-            file: file.to_owned(),
-            line: None,
-            message: format!(
-                "`{name}` is read at {}:{line} but not documented",
-                source.display()
-            ),
-        });
-    }
-    findings
 }
 
 /// Every series name a Prometheus-style query may use: the catalogue's instruments and the
@@ -571,11 +668,19 @@ pub fn run(root: &Path, fix: bool) -> std::io::Result<Vec<Finding>> {
     let mut findings = check_data_model(&text, &rel(&data_model), catalog);
     let configuration = root.join("docs/configuration.md");
     let config_text = std::fs::read_to_string(&configuration)?;
+    let env_source = std::fs::read_to_string(root.join(ENV_MODULE))?;
+    let declared = telemetry_core::env::ALL;
     findings.extend(check_env_vars(
         &config_text,
         &rel(&configuration),
-        &scan_env_vars(root),
+        declared,
+        &env_source,
     ));
+    let sources = non_test_sources(root);
+    for (file, code) in sources.iter().filter(|(f, _)| f != Path::new(ENV_MODULE)) {
+        findings.extend(check_raw_literals(code, file, declared));
+    }
+    findings.extend(check_env_uses(declared, &env_source, &sources));
     let known = known_series(catalog);
     for file in query_files(root) {
         let text = std::fs::read_to_string(&file)?;

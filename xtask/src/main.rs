@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
+use telemetry_core::env;
+
 fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map_or(manifest.clone(), PathBuf::from)
@@ -120,8 +122,8 @@ fn process_table() -> anyhow::Result<String> {
     let receiver = otlp_capture::Receiver::start()?;
     let on = |metrics: String, logs: String| {
         vec![
-            ("GT_OTEL_METRICS_URL".to_owned(), metrics),
-            ("GT_OTEL_LOGS_URL".to_owned(), logs),
+            (env::GT_OTEL_METRICS_URL.to_owned(), metrics),
+            (env::GT_OTEL_LOGS_URL.to_owned(), logs),
         ]
     };
     let cases = [

@@ -38,6 +38,7 @@ use agent_transcripts::{
 };
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
+use telemetry_core::env::XDG_DATA_HOME;
 
 use crate::agent_log::follow::{Backoff, CheckpointWriter, Follow, Pump};
 use crate::agent_log::settings::BATCH_RECORDS;
@@ -58,7 +59,7 @@ pub fn database_path(
     lookup: impl Fn(&str) -> Option<String>,
     home: Option<&Path>,
 ) -> Option<PathBuf> {
-    let data = lookup("XDG_DATA_HOME")
+    let data = lookup(XDG_DATA_HOME)
         .map(|d| PathBuf::from(d.trim()))
         .filter(|d| d.is_absolute())
         .or_else(|| home.map(|h| h.join(".local/share")))?;

@@ -10,25 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use agent_transcripts::AgentKind;
 
-/// The agent whose transcripts are read when `--agent` is not given (`claudecode`, `codex`,
-/// `opencode`); defaults to `claudecode`.
-pub const GT_AGENT: &str = "GT_AGENT";
-/// The Gas Town session (`--session` default), the run id (`--run-id` default), and the
-/// `rig` and `role` of the token metrics: the identity variables, declared once in
-/// telemetry-subprocess.
-pub use telemetry_subprocess::identity::{GT_RIG, GT_ROLE, GT_RUN, GT_SESSION};
-/// Where checkpoints, the lock file and the pid file live.
-pub const GT_AGENT_LOG_STATE_DIR: &str = "GT_AGENT_LOG_STATE_DIR";
-/// Milliseconds a transcript must stay unchanged before the usage a parser holds back
-/// ("largest line of a request wins") is released. Default [`DEFAULT_IDLE_FLUSH`].
-pub const GT_AGENT_LOG_IDLE_FLUSH_MS: &str = "GT_AGENT_LOG_IDLE_FLUSH_MS";
-/// Milliseconds between two rescans of the transcript directories (the safety net behind
-/// inotify, and the only source of changes where inotify is unavailable). Default
-/// [`DEFAULT_POLL`].
-pub const GT_AGENT_LOG_POLL_MS: &str = "GT_AGENT_LOG_POLL_MS";
-/// A pricing table in the format of agent-transcripts' `pricing.json`, whose rows replace
-/// or extend the embedded ones.
-pub const GT_PRICING_FILE: &str = "GT_PRICING_FILE";
+use telemetry_core::env::{
+    GT_AGENT, GT_AGENT_LOG_IDLE_FLUSH_MS, GT_AGENT_LOG_POLL_MS, GT_AGENT_LOG_STATE_DIR, GT_RIG,
+    GT_ROLE, GT_RUN, GT_SESSION, XDG_STATE_HOME,
+};
 
 /// Default of [`GT_AGENT_LOG_IDLE_FLUSH_MS`]: Claude Code writes one line per content block
 /// and a long tool call can take this long to stream, so shorter would release a request's
@@ -119,7 +104,7 @@ pub fn state_dir(lookup: &impl Fn(&str) -> Option<String>) -> Result<PathBuf, Se
     if let Some(dir) = get(lookup, GT_AGENT_LOG_STATE_DIR) {
         return Ok(PathBuf::from(dir));
     }
-    if let Some(xdg) = get(lookup, "XDG_STATE_HOME").filter(|d| Path::new(d).is_absolute()) {
+    if let Some(xdg) = get(lookup, XDG_STATE_HOME).filter(|d| Path::new(d).is_absolute()) {
         return Ok(Path::new(&xdg).join("gt").join("agent-log"));
     }
     get(lookup, "HOME")

@@ -19,10 +19,13 @@ use gt_cli::agent_log::discover::{self, Ownership};
 use gt_cli::agent_log::follow::{self, Follower, Source};
 use gt_cli::agent_log::offline;
 use gt_cli::agent_log::opencode_db::{self, DbFollower, DbSource, Sessions};
-use gt_cli::agent_log::settings::{self, FollowFlags, FollowSettings, GT_PRICING_FILE};
+use gt_cli::agent_log::settings::{self, FollowFlags, FollowSettings};
 use gt_cli::agent_log::sink::{RecordContext, TelemetrySink};
 use gt_cli::agent_log::state::{Checkpoint, InstanceLock, LockError, SessionFiles, Totals};
 use gt_cli::agent_log::watch::Wakes;
+use telemetry_core::env::{
+    GT_AGENT_LOG_STATE_DIR, GT_PRICING_FILE, GT_RIG, GT_ROLE, GT_RUN, GT_SESSION,
+};
 use telemetry_core::{Config, Profile, Provider, Service};
 
 use crate::args::{
@@ -314,7 +317,7 @@ fn detach(
         cmd.arg("--run-id").arg(&settings.run_id);
     }
     // The state directory as resolved here, so the child cannot resolve another one.
-    cmd.env(settings::GT_AGENT_LOG_STATE_DIR, &settings.state_dir)
+    cmd.env(GT_AGENT_LOG_STATE_DIR, &settings.state_dir)
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -386,12 +389,12 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let session = args
         .session
         .clone()
-        .or_else(|| env(settings::GT_SESSION))
+        .or_else(|| env(GT_SESSION))
         .unwrap_or_default();
     let run_id = args
         .run_id
         .clone()
-        .or_else(|| env(settings::GT_RUN))
+        .or_else(|| env(GT_RUN))
         .unwrap_or_default();
     let sink = TelemetrySink::new(
         provider.clone(),
@@ -400,8 +403,8 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         RecordContext {
             session: session.clone(),
             run_id,
-            rig: env(settings::GT_RIG).unwrap_or_default(),
-            role: env(settings::GT_ROLE).unwrap_or_default(),
+            rig: env(GT_RIG).unwrap_or_default(),
+            role: env(GT_ROLE).unwrap_or_default(),
         },
         Arc::clone(&stop),
     );

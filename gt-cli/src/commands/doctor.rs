@@ -6,8 +6,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use telemetry_core::Config;
-use telemetry_core::config::{GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, redact_url};
-use telemetry_recorder::settings as gates;
+use telemetry_core::config::redact_url;
+use telemetry_core::env::{
+    GT_BD_BIN, GT_LOG_AGENT_OUTPUT, GT_LOG_BD_OUTPUT, GT_LOG_MAIL_BODY, GT_LOG_PANE_OUTPUT,
+    GT_LOG_PRIME_CONTEXT, GT_LOG_PROMPT_KEYS, GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL,
+};
 
 use crate::args::DoctorArgs;
 
@@ -110,12 +113,12 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let on: Vec<&str> = [
-        gates::GT_LOG_BD_OUTPUT,
-        gates::GT_LOG_PROMPT_KEYS,
-        gates::GT_LOG_MAIL_BODY,
-        gates::GT_LOG_PRIME_CONTEXT,
-        gates::GT_LOG_AGENT_OUTPUT,
-        gates::GT_LOG_PANE_OUTPUT,
+        GT_LOG_BD_OUTPUT,
+        GT_LOG_PROMPT_KEYS,
+        GT_LOG_MAIL_BODY,
+        GT_LOG_PRIME_CONTEXT,
+        GT_LOG_AGENT_OUTPUT,
+        GT_LOG_PANE_OUTPUT,
     ]
     .into_iter()
     .filter(|g| env(g).is_some_and(|v| v.eq_ignore_ascii_case("true")))
@@ -128,7 +131,7 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
             on.join(", ")
         }
     );
-    let bd = env(gt_cli::bd::GT_BD_BIN).unwrap_or_else(|| "bd".to_owned());
+    let bd = env(GT_BD_BIN).unwrap_or_else(|| "bd".to_owned());
     println!(
         "bd: {}",
         found(&bd).map_or(
