@@ -258,6 +258,16 @@ impl OpenCodeParser {
         }
     }
 
+    /// A parser that remembers every message and part id it emitted, however many (a 128-bit
+    /// hash each): for a report over a whole history.
+    pub fn exact() -> Self {
+        Self {
+            seen: KeySet::exact(),
+            messages: HashMap::new(),
+            capacity: DEFAULT_DEDUP_CAPACITY,
+        }
+    }
+
     /// Parses one document, with ids a database row keeps outside the JSON.
     pub fn parse_document(
         &mut self,

@@ -79,8 +79,8 @@ pub fn expand(
 pub fn read_usages(files: &[(PathBuf, AgentKind)]) -> io::Result<(Vec<Usage>, SkipCounts)> {
     let mut usages = Vec::new();
     let mut skipped = SkipCounts::default();
-    let mut claude = ClaudeCodeParser::new();
-    let mut opencode = OpenCodeParser::new();
+    let mut claude = ClaudeCodeParser::exact();
+    let mut opencode = OpenCodeParser::exact();
     let mut events = Vec::new();
     for (path, agent) in files {
         let mut codex;

@@ -213,7 +213,7 @@ pub fn read_usages(
     sessions: &Sessions,
 ) -> rusqlite::Result<(Vec<agent_transcripts::Usage>, agent_transcripts::SkipCounts)> {
     let conn = open_read_only(path)?;
-    let mut parser = OpenCodeParser::new();
+    let mut parser = OpenCodeParser::exact();
     let (mut usages, mut skipped) = (Vec::new(), agent_transcripts::SkipCounts::default());
     let (mut cursor, mut events) = (None, Vec::new());
     loop {
