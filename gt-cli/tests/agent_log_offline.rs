@@ -176,3 +176,135 @@ fn replay_without_a_backend_configured_fails_saying_why() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("telemetry is off"));
 }
+
+/// Runs `report --json` and `replay` on `dir`; returns each one's (usages, output tokens) and
+/// their stderr.
+fn report_and_replay_totals(
+    town: &Town,
+    dir: &std::path::Path,
+) -> ((u64, u64), (u64, u64), String, String) {
+    let out = town
+        .gt()
+        .args(["agent-log", "report", "--json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reported = (
+        report["total"]["usages"].as_u64().unwrap(),
+        report["total"]["output_tokens"].as_u64().unwrap(),
+    );
+    let rx = Receiver::start().unwrap();
+    let replay = town
+        .gt()
+        .args(["agent-log", "replay", "--session", "gt-replay"])
+        .arg(dir)
+        .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
+        .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let usages = records(&rx, "agent.usage");
+    let output: i64 = usages
+        .iter()
+        .filter_map(|r| match r.attr("output_tokens") {
+            Some(Value::Int(n)) => Some(*n),
+            _ => None,
+        })
+        .sum();
+    let replayed = (usages.len() as u64, output as u64);
+    (
+        reported,
+        replayed,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        String::from_utf8_lossy(&replay.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn report_and_replay_agree_on_a_half_written_last_line() {
+    use agent_log_common::message;
+    let town = Town::new();
+    let dir = town.dir.path().join("transcripts");
+    std::fs::create_dir_all(&dir).unwrap();
+    // a.jsonl ends in a complete record without its newline: it counts.
+    std::fs::write(
+        dir.join("a.jsonl"),
+        format!("{}\n{}", message(1), message(2)),
+    )
+    .unwrap();
+    // b.jsonl ends in a record cut in the middle: skipped, with a warning.
+    let cut = message(4);
+    std::fs::write(
+        dir.join("b.jsonl"),
+        format!("{}\n{}", message(3), &cut[..cut.len() / 2]),
+    )
+    .unwrap();
+    let (reported, replayed, stderr, replay_stderr) = report_and_replay_totals(&town, &dir);
+    // message(i) has output i + 1: 2 + 3 + 4.
+    assert_eq!(reported, (3, 9), "{stderr}");
+    assert_eq!(replayed, reported, "replay and report disagree");
+    assert!(stderr.contains("1 unfinished"), "{stderr}");
+    assert!(replay_stderr.contains("1 unfinished"), "{replay_stderr}");
+}
+
+/// A request with its own id and `output_tokens: i + 1`; every 100th is streamed in two lines
+/// (the second, larger one wins).
+fn streamed_request(i: usize) -> String {
+    let line = |out: usize| {
+        format!(
+            r#"{{"type":"assistant","timestamp":"2026-01-05T10:00:00.000Z","sessionId":"s","requestId":"req_{i}","message":{{"id":"msg_{i}","model":"claude-sonnet-4-5","usage":{{"input_tokens":1,"output_tokens":{out}}}}}}}"#
+        )
+    };
+    if i % 100 == 0 {
+        format!("{}\n{}\n", line(1), line(i + 1))
+    } else {
+        format!("{}\n", line(i + 1))
+    }
+}
+
+#[test]
+fn report_dedup_is_exact_past_a_hundred_thousand_requests() {
+    const N: usize = 110_000;
+    let town = Town::new();
+    let dir = town.dir.path().join("projects");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, range: &mut dyn Iterator<Item = usize>| {
+        let text: String = range.map(streamed_request).collect();
+        std::fs::write(dir.join(name), text).unwrap();
+    };
+    write("a.jsonl", &mut (0..N / 2));
+    write("b.jsonl", &mut (N / 2..N));
+    // A resumed session copies requests from both ends of the history, long after the
+    // oldest were counted (a bounded memory had forgotten them by then).
+    write(
+        "c.jsonl",
+        &mut (0..1000).chain(N - 1000..N).chain(N / 2..N / 2 + 10),
+    );
+    let out = town
+        .gt()
+        .args(["agent-log", "report", "--json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = &report["total"];
+    assert_eq!(total["usages"], N);
+    assert_eq!(total["input_tokens"], N);
+    // Each request's larger line: output i + 1.
+    assert_eq!(total["output_tokens"], N * (N + 1) / 2);
+}

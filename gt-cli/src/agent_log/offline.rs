@@ -134,7 +134,9 @@ fn read_lines(
             skipped.record(parser.parse_line(line, events));
         }
     }
-    reader.finish();
+    if let Some(outcome) = agent_transcripts::finish_input(&mut reader, parser, events) {
+        skipped.record(outcome);
+    }
     *skipped += reader.counts();
     Ok(())
 }
