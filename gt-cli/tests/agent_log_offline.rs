@@ -308,3 +308,65 @@ fn report_dedup_is_exact_past_a_hundred_thousand_requests() {
     // Each request's larger line: output i + 1.
     assert_eq!(total["output_tokens"], N * (N + 1) / 2);
 }
+
+#[test]
+fn report_and_replay_of_an_opencode_database_count_aborted_messages_alike() {
+    let town = Town::new();
+    let path = town.dir.path().join("opencode.db");
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE session (id TEXT PRIMARY KEY, directory TEXT NOT NULL);
+         CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT NOT NULL,
+             time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL);
+         CREATE TABLE part (id TEXT PRIMARY KEY, message_id TEXT NOT NULL,
+             session_id TEXT NOT NULL, time_created INTEGER NOT NULL,
+             time_updated INTEGER NOT NULL, data TEXT NOT NULL);
+         INSERT INTO session VALUES ('ses_1', '/w');",
+    )
+    .unwrap();
+    let t0: i64 = 1_767_600_000_000;
+    let message = |id: &str, updated: i64, extra: serde_json::Value, output: u64| {
+        let mut data = serde_json::json!({
+            "role": "assistant", "time": {"created": t0}, "modelID": "claude-sonnet-4-5",
+            "tokens": {"input": output.min(1), "output": output}
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            data[k] = v.clone();
+        }
+        db.execute(
+            "INSERT INTO message VALUES (?1, 'ses_1', ?2, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET data = excluded.data, time_updated = ?2",
+            rusqlite::params![id, t0 + updated, data.to_string()],
+        )
+        .unwrap();
+    };
+    message(
+        "msg_1",
+        1,
+        serde_json::json!({"time": {"created": t0, "completed": t0 + 1}}),
+        10,
+    );
+    // Aborted by the user: an error recorded, never completed; its tokens were billed.
+    message(
+        "msg_2",
+        2,
+        serde_json::json!({"error": {"name": "MessageAbortedError", "data": {}}}),
+        20,
+    );
+    // OpenCode died mid-reply: neither completed nor an error, but tokens.
+    message("msg_3", 3, serde_json::json!({}), 30);
+    // Nothing billed yet.
+    message("msg_4", 4, serde_json::json!({}), 0);
+    // Streamed, then completed: counted once, with its final tokens (the row is rewritten).
+    message("msg_5", 5, serde_json::json!({}), 5);
+    message(
+        "msg_5",
+        6,
+        serde_json::json!({"time": {"created": t0, "completed": t0 + 6}}),
+        40,
+    );
+    drop(db);
+    let (reported, replayed, stderr, replay_stderr) = report_and_replay_totals(&town, &path);
+    assert_eq!(reported, (4, 100), "{stderr}");
+    assert_eq!(replayed, reported, "{replay_stderr}");
+}

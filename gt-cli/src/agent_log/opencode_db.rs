@@ -233,6 +233,12 @@ pub fn read_usages(
             cursor = Some(row.key);
         }
         if !full {
+            // The end of the rows: messages that never finished count with their last tokens.
+            parser.flush(&mut events);
+            usages.extend(events.into_iter().filter_map(|e| match e {
+                Event::Usage(u) => Some(u),
+                Event::Content(_) => None,
+            }));
             return Ok((usages, skipped));
         }
     }
@@ -485,9 +491,26 @@ impl<S: Sink> Follow for DbFollower<S> {
     }
 
     fn finish(&mut self) -> bool {
-        // The parser holds nothing back: every batch was confirmed or rewound.
+        if self.backoff.is_pending() {
+            self.save();
+            return false;
+        }
+        // A replay (every session) read the database to its end: messages that never
+        // finished count with their last tokens, as `report` counts them. A follower keeps
+        // them held in its checkpoint until they finish.
+        if self.sessions == Sessions::All {
+            let mut events = Vec::new();
+            self.parser.flush(&mut events);
+            let made: usize = events.iter().map(|e| self.record(e)).sum();
+            if made > 0 && !self.sink.confirm() {
+                self.rewind();
+                self.save();
+                return false;
+            }
+            self.commit();
+        }
         self.save();
-        !self.backoff.is_pending()
+        true
     }
 }
 
