@@ -265,7 +265,7 @@ fn streamed_request(i: usize) -> String {
             r#"{{"type":"assistant","timestamp":"2026-01-05T10:00:00.000Z","sessionId":"s","requestId":"req_{i}","message":{{"id":"msg_{i}","model":"claude-sonnet-4-5","usage":{{"input_tokens":1,"output_tokens":{out}}}}}}}"#
         )
     };
-    if i % 100 == 0 {
+    if i.is_multiple_of(100) {
         format!("{}\n{}\n", line(1), line(i + 1))
     } else {
         format!("{}\n", line(i + 1))
