@@ -25,21 +25,24 @@ fn fixture() -> PathBuf {
 //   total cost 0.0095; input 137, output 283, cache reads 5000, cache writes 1000.
 const TOTAL_COST: f64 = 0.0095;
 
+/// `gt agent-log report --json ARGS… PATH`, which must succeed: the report and its stderr.
+fn report_json(town: &Town, args: &[&str], path: &std::path::Path) -> (serde_json::Value, String) {
+    let out = town
+        .gt()
+        .args(["agent-log", "report", "--json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (serde_json::from_slice(&out.stdout).unwrap(), stderr)
+}
+
 #[test]
 fn report_totals_match_the_hand_computed_ones() {
     let town = Town::new();
-    let out = town
-        .gt()
-        .args(["agent-log", "report", "--json", "--by", "model"])
-        .arg(fixture())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (report, stderr) = report_json(&town, &["--by", "model"], &fixture());
     let total = &report["total"];
     assert_eq!(total["usages"], 4);
     assert_eq!(total["input_tokens"], 137);
@@ -66,7 +69,6 @@ fn report_totals_match_the_hand_computed_ones() {
             "mystery-model-1"
         ]
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1 not JSON"), "{stderr}");
 }
 
@@ -183,18 +185,7 @@ fn report_and_replay_totals(
     town: &Town,
     dir: &std::path::Path,
 ) -> ((u64, u64), (u64, u64), String, String) {
-    let out = town
-        .gt()
-        .args(["agent-log", "report", "--json"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (report, stderr) = report_json(town, &[], dir);
     let reported = (
         report["total"]["usages"].as_u64().unwrap(),
         report["total"]["output_tokens"].as_u64().unwrap(),
@@ -225,7 +216,7 @@ fn report_and_replay_totals(
     (
         reported,
         replayed,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr,
         String::from_utf8_lossy(&replay.stderr).into_owned(),
     )
 }
@@ -290,18 +281,7 @@ fn report_dedup_is_exact_past_a_hundred_thousand_requests() {
         "c.jsonl",
         &mut (0..1000).chain(N - 1000..N).chain(N / 2..N / 2 + 10),
     );
-    let out = town
-        .gt()
-        .args(["agent-log", "report", "--json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (report, _) = report_json(&town, &[], &dir);
     let total = &report["total"];
     assert_eq!(total["usages"], N);
     assert_eq!(total["input_tokens"], N);
