@@ -156,7 +156,8 @@ pub enum StateError {
 /// Guarantees every implementation keeps:
 /// - never panics, whatever the bytes (property-tested);
 /// - a usage is emitted at most once per billed request, under the adapter's documented dedup
-///   rule, and the dedup memory is bounded;
+///   rule; the dedup memory is bounded, except in the `exact()` constructors meant for
+///   reading a whole history once;
 /// - events come out in input order, except that a usage may be held back until the request is
 ///   known to be complete; [`flush`](Self::flush) releases it.
 pub trait TranscriptParser {
