@@ -48,12 +48,17 @@
 //!
 //! To apply "largest wins" while streaming, the usage of the current request is **held back**
 //! until a line of another request arrives or [`TranscriptParser::flush`] is called; the
-//! winner's timestamp is used. Once emitted, a request is remembered in a bounded FIFO set
-//! ([`ClaudeCodeParser::with_dedup_capacity`], default 100 000 keys): a later line of an
+//! winner's timestamp is used. Once emitted, a request is remembered: a later line of an
 //! already-emitted request (a resumed session's copy, a replay) is dropped even if larger — a
 //! stream cannot take back what it emitted. ccusage, which sees all files at once, would take
 //! the larger one there; on real transcripts the lines of one request are contiguous, so the
 //! totals agree. Usage whose token counts are all zero is not emitted.
+//!
+//! The memory of emitted requests is global to the parser (ccusage dedups across all files
+//! too). [`ClaudeCodeParser::exact`] forgets nothing (a 128-bit hash per key): use it for a
+//! report over a whole history, where a bounded memory once counted 1,757 requests of a
+//! 1.1 GB history twice. [`ClaudeCodeParser::with_dedup_capacity`] (and [`new`](ClaudeCodeParser::new),
+//! 100 000 keys) forgets the oldest keys first, for followers whose checkpoints carry them.
 //!
 //! Token fields: `input_tokens`, `output_tokens`, `cache_read_input_tokens`; cache writes are
 //! `cache_creation.ephemeral_5m_input_tokens + ephemeral_1h_input_tokens` when that split is
@@ -250,7 +255,8 @@ pub struct PendingUsage {
 /// What a [`ClaudeCodeParser`] must carry across a restart.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ClaudeCodeState {
-    /// Keys of requests already emitted, oldest first (bounded by the dedup capacity).
+    /// Keys of requests already emitted: oldest first, bounded by the dedup capacity; for an
+    /// [exact](ClaudeCodeParser::exact) parser, every key's hash as `#<32 hex digits>`.
     pub seen_keys: Vec<String>,
     /// The request whose usage is held back, if any.
     pub pending: Option<PendingUsage>,
@@ -279,11 +285,22 @@ impl ClaudeCodeParser {
         Self::with_dedup_capacity(DEFAULT_DEDUP_CAPACITY)
     }
 
-    /// A parser remembering up to `capacity` keys (three per request at most). Use a large
-    /// value for a report over a whole history, a small one for a long-lived follower.
+    /// A parser remembering up to `capacity` keys (three per request at most), oldest
+    /// forgotten first: for a long-lived follower, whose checkpoints carry the keys.
     pub fn with_dedup_capacity(capacity: usize) -> Self {
         Self {
             seen: KeySet::new(capacity),
+            pending: None,
+            duplicate_usage_lines: 0,
+        }
+    }
+
+    /// A parser that remembers every request it counted, however many (a 128-bit hash per
+    /// key, about 16 bytes plus table overhead): for a report over a whole history, where a
+    /// bounded memory would count a request copied far away twice.
+    pub fn exact() -> Self {
+        Self {
+            seen: KeySet::exact(),
             pending: None,
             duplicate_usage_lines: 0,
         }

@@ -7,7 +7,9 @@
 //! `agentlog`.
 //!
 //! ```
-//! use agent_transcripts::{ClaudeCodeParser, Event, LineReader, SkipCounts, TranscriptParser};
+//! use agent_transcripts::{
+//!     ClaudeCodeParser, Event, LineReader, SkipCounts, TranscriptParser, finish_input,
+//! };
 //!
 //! let bytes = br#"{"type":"assistant","timestamp":"2025-06-18T10:00:00.000Z","sessionId":"s1","requestId":"req_1","message":{"id":"msg_1","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Hi"}],"usage":{"input_tokens":3,"output_tokens":5}}}
 //! "#;
@@ -18,10 +20,22 @@
 //! while let Some(line) = reader.next_line() {
 //!     skipped.record(parser.parse_line(line, &mut events));
 //! }
+//! // End of a whole file: its last line, if it has no newline (see below).
+//! if let Some(outcome) = finish_input(&mut reader, &mut parser, &mut events) {
+//!     skipped.record(outcome);
+//! }
 //! parser.flush(&mut events); // end of input: release the usage held for "largest line wins"
 //! assert!(matches!(&events[0], Event::Content(c) if c.content == "Hi"));
 //! assert!(matches!(&events[1], Event::Usage(u) if u.output_tokens == 5));
 //! ```
+//!
+//! # The end of a file
+//! A transcript's last line may lack its newline: the agent was writing it, or died doing so.
+//! A follower waits for the newline. A reader of whole files (`gt agent-log report` and
+//! `replay`) applies one policy, [`finish_input`]: a last line holding a complete JSON record
+//! counts like any other line; one cut short (not complete JSON) yields nothing and is counted
+//! in [`SkipCounts::partial_lines`] (one warning). Both commands thus give the same totals on
+//! the same files.
 //!
 //! Layout: [`model`] (the event vocabulary), [`parser`] (the adapter contract and skip
 //! accounting), [`lines`] (splitting a growing file), one module per agent ([`claudecode`],
@@ -50,7 +64,7 @@ pub use model::{AgentKind, ContentEvent, Event, EventType, Role, Usage};
 pub use opencode::{DocumentIds, OpenCodeParser};
 pub use parser::{
     DedupState, InvalidReason, LineOutcome, SkipCounts, SkipReason, StateError, TranscriptParser,
-    parser_for,
+    finish_input, parser_for,
 };
 pub use pricing::{Pricing, PricingError};
 pub use report::{GroupBy, Report, ReportRow, report};

@@ -33,8 +33,10 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 /// - a line longer than `max_line_bytes` (excluding the `\n`) is dropped as soon as it is known
 ///   to be too long, its remaining bytes are skipped as they arrive, and it is counted once in
 ///   [`SkipCounts::oversized`]; memory stays below `max_line_bytes` plus one pushed chunk;
-/// - bytes after the last `\n` stay buffered until more arrive; [`finish`](Self::finish) drops
-///   them and counts them in [`SkipCounts::partial_lines`].
+/// - bytes after the last `\n` stay buffered until more arrive. At the end of a whole file,
+///   [`finish_last_line`](Self::finish_last_line) hands them back as the file's last line
+///   (for [`crate::parser::finish_input`], the one end-of-input policy); [`finish`](Self::finish)
+///   drops them and counts them in [`SkipCounts::partial_lines`].
 #[derive(Debug)]
 pub struct LineReader {
     buf: Vec<u8>,
@@ -158,6 +160,28 @@ impl LineReader {
         open
     }
 
+    /// Declares the end of input and hands back the bytes after the last newline, if any, as
+    /// the input's last line (they then count as consumed). Call it once [`next_line`](Self::next_line)
+    /// returned `None`: while complete lines are waiting it returns `None` and finishes
+    /// nothing. The rest of an oversized line is counted in [`SkipCounts::oversized`] instead.
+    pub fn finish_last_line(&mut self) -> Option<&[u8]> {
+        if self.discarding {
+            self.consumed += self.discarded;
+            self.discarded = 0;
+            self.discarding = false;
+            self.counts.oversized = self.counts.oversized.saturating_add(1);
+            return None;
+        }
+        if self.start < self.tail_start || self.tail_start == self.buf.len() {
+            return None;
+        }
+        let from = self.tail_start;
+        self.consumed += (self.buf.len() - from) as u64;
+        self.tail_start = self.buf.len();
+        self.start = self.buf.len();
+        Some(&self.buf[from..])
+    }
+
     /// Bytes of input fully handled: yielded lines and skipped oversized lines, newlines
     /// included. Resuming a file at this offset loses and repeats nothing.
     pub fn consumed_bytes(&self) -> u64 {
@@ -230,6 +254,23 @@ mod tests {
         assert_eq!(drain(&mut r), vec![b"ok".to_vec(), b"next".to_vec()]);
         assert_eq!(r.counts().oversized, 1);
         assert_eq!(r.consumed_bytes(), 3 + 24 + 5);
+    }
+
+    #[test]
+    fn the_unfinished_last_line_is_handed_back_at_the_end() {
+        let mut r = LineReader::new();
+        r.push(b"a\nbc");
+        assert_eq!(r.finish_last_line(), None, "a complete line is waiting");
+        assert_eq!(drain(&mut r), vec![b"a".to_vec()]);
+        assert_eq!(r.finish_last_line(), Some(&b"bc"[..]));
+        assert_eq!(r.finish_last_line(), None);
+        assert_eq!(r.consumed_bytes(), 4);
+        assert_eq!(r.counts(), SkipCounts::default());
+        let mut big = LineReader::with_max_line_bytes(2);
+        big.push(b"ok\nlong line");
+        drain(&mut big);
+        assert_eq!(big.finish_last_line(), None);
+        assert_eq!((big.counts().oversized, big.consumed_bytes()), (1, 12));
     }
 
     #[test]

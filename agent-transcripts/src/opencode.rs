@@ -17,9 +17,17 @@
 //!
 //! # Documents
 //! A **message** (has `role`): `{id, sessionID, role, time: {created, completed}, modelID,
-//! providerID, tokens: {input, output, reasoning, cache: {read, write}}, cost}`. An assistant
-//! message yields one [`Usage`] once it is complete (`time.completed` set) with non-zero
-//! tokens, at most once per message id (bounded memory). OpenCode's `tokens.input` excludes
+//! providerID, tokens: {input, output, reasoning, cache: {read, write}}, cost, error}`. An
+//! assistant message with non-zero tokens yields one [`Usage`], at most once per message id,
+//! once it is finished: `time.completed` set, or an `error` recorded (an aborted reply,
+//! `MessageAbortedError`, or an API error: the tokens it carries were billed all the same).
+//! The usage of an unfinished message (still streaming, or never finished because OpenCode
+//! was killed) is held, its latest version replacing the earlier ones, until a finished
+//! version arrives or [`TranscriptParser::flush`] says the input has ended: then it is
+//! counted with its last token counts. `report` and `replay` read to the end and flush, so
+//! both count such messages; a follower keeps them held (in its checkpoint) until they
+//! finish. Memory: [`OpenCodeParser::exact`] forgets nothing (for a report);
+//! [`OpenCodeParser::with_dedup_capacity`] bounds the ids remembered and the messages held. OpenCode's `tokens.input` excludes
 //! cache reads and writes and `tokens.output` excludes reasoning: the usage gets
 //! `output = output + reasoning` (ccusage counts `output` alone). Numbers written as strings
 //! are accepted; a malformed `cache` counts as zero. Messages yield no content events: the
@@ -182,6 +190,9 @@ struct RawDoc<'a> {
     tool: Option<String>,
     #[serde(borrow, default)]
     state: Option<&'a RawValue>,
+    /// Set on a message that ended in an error (`MessageAbortedError`, an API error, …).
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
 }
 
 fn ms(v: Option<f64>) -> Option<SystemTime> {
@@ -226,6 +237,10 @@ pub struct OpenCodeState {
     /// Message ids whose usage was emitted and part ids whose content was emitted, oldest
     /// first (`m:<id>` / `p:<id>`).
     pub seen_keys: Vec<String>,
+    /// Usage of unfinished messages, held until they finish or the input ends (by time, then
+    /// message id). Absent in checkpoints written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfinished: Vec<Usage>,
 }
 
 /// Parses OpenCode message and part documents. See the [module docs](self).
@@ -234,7 +249,11 @@ pub struct OpenCodeParser {
     seen: KeySet,
     /// message id → (role, created), bounded like `seen`.
     messages: HashMap<String, (Role, Option<SystemTime>)>,
+    /// message id → the usage of its latest unfinished version, bounded by `held_capacity`.
+    unfinished: HashMap<String, Usage>,
     capacity: usize,
+    /// `None`: unbounded ([`OpenCodeParser::exact`]).
+    held_capacity: Option<usize>,
 }
 
 impl Default for OpenCodeParser {
@@ -254,8 +273,46 @@ impl OpenCodeParser {
         Self {
             seen: KeySet::new(capacity),
             messages: HashMap::new(),
+            unfinished: HashMap::new(),
             capacity: capacity.max(1),
+            held_capacity: Some(capacity.max(1)),
         }
+    }
+
+    /// A parser that remembers every message and part id it emitted, however many (a 128-bit
+    /// hash each): for a report over a whole history.
+    pub fn exact() -> Self {
+        Self {
+            seen: KeySet::exact(),
+            messages: HashMap::new(),
+            unfinished: HashMap::new(),
+            capacity: DEFAULT_DEDUP_CAPACITY,
+            held_capacity: None,
+        }
+    }
+
+    /// Holds the usage of an unfinished message (its latest version wins); at capacity the
+    /// oldest held message is forgotten.
+    fn hold(&mut self, usage: Usage) {
+        if let Some(cap) = self.held_capacity
+            && self.unfinished.len() >= cap
+            && !self.unfinished.contains_key(&usage.message_id)
+            && let Some(oldest) = self
+                .unfinished
+                .values()
+                .min_by(|a, b| (a.timestamp, &a.message_id).cmp(&(b.timestamp, &b.message_id)))
+                .map(|u| u.message_id.clone())
+        {
+            self.unfinished.remove(&oldest);
+        }
+        self.unfinished.insert(usage.message_id.clone(), usage);
+    }
+
+    /// The held usages, by time then message id.
+    fn unfinished_sorted(&self) -> Vec<Usage> {
+        let mut v: Vec<Usage> = self.unfinished.values().cloned().collect();
+        v.sort_by(|a, b| (a.timestamp, &a.message_id).cmp(&(b.timestamp, &b.message_id)));
+        v
     }
 
     /// Parses one document, with ids a database row keeps outside the JSON.
@@ -292,16 +349,24 @@ impl OpenCodeParser {
                 }
                 self.messages.insert(id.to_owned(), (role, created));
             }
-            if role == Role::Assistant
-                && let Some(completed) = ms(time.completed)
-            {
+            // Finished: completed, or ended in an error (aborted, API error). Either way the
+            // tokens it carries were billed.
+            let completed = ms(time.completed);
+            let finished = completed.is_some() || raw.error.is_some();
+            let counted = !id.is_empty() && self.seen.contains(&format!("m:{id}"));
+            // An unfinished message without an id could not be matched with its later
+            // versions: it waits for a finished one.
+            if role == Role::Assistant && (finished || !id.is_empty()) && !counted {
                 let tokens: RawTokens<'_> = raw
                     .tokens
                     .and_then(|r| serde_json::from_str(r.get()).ok())
                     .unwrap_or_default();
                 let cache: RawCache = de(tokens.cache).unwrap_or_default();
+                let Some(timestamp) = created.or(completed) else {
+                    return LineOutcome::Parsed;
+                };
                 let usage = Usage {
-                    timestamp: created.unwrap_or(completed),
+                    timestamp,
                     native_session_id: session.to_owned(),
                     message_id: id.to_owned(),
                     request_id: String::new(),
@@ -313,10 +378,17 @@ impl OpenCodeParser {
                     cache_creation_5m_tokens: None,
                     cache_creation_1h_tokens: None,
                 };
-                if usage.total_tokens() > 0
-                    && (id.is_empty() || self.seen.insert(format!("m:{id}")))
-                {
-                    out.push(Event::Usage(usage));
+                if !finished {
+                    if usage.total_tokens() > 0 {
+                        self.hold(usage);
+                    }
+                } else {
+                    self.unfinished.remove(id);
+                    if usage.total_tokens() > 0
+                        && (id.is_empty() || self.seen.insert(format!("m:{id}")))
+                    {
+                        out.push(Event::Usage(usage));
+                    }
                 }
             }
             return LineOutcome::Parsed;
@@ -405,11 +477,21 @@ impl TranscriptParser for OpenCodeParser {
         self.parse_document(line, DocumentIds::default(), out)
     }
 
-    fn flush(&mut self, _out: &mut Vec<Event>) {}
+    /// Emits the usage of every message that never finished (aborted without an error
+    /// recorded, or OpenCode died mid-reply): the end of input says it never will.
+    fn flush(&mut self, out: &mut Vec<Event>) {
+        for usage in self.unfinished_sorted() {
+            if self.seen.insert(format!("m:{}", usage.message_id)) {
+                out.push(Event::Usage(usage));
+            }
+        }
+        self.unfinished.clear();
+    }
 
     fn dedup_state(&self) -> DedupState {
         DedupState::OpenCode(OpenCodeState {
             seen_keys: self.seen.keys(),
+            unfinished: self.unfinished_sorted(),
         })
     }
 
@@ -417,6 +499,11 @@ impl TranscriptParser for OpenCodeParser {
         match state {
             DedupState::OpenCode(s) => {
                 self.seen.restore(s.seen_keys);
+                self.unfinished = s
+                    .unfinished
+                    .into_iter()
+                    .map(|u| (u.message_id.clone(), u))
+                    .collect();
                 Ok(())
             }
             other => Err(StateError::WrongAgent {

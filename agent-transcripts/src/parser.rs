@@ -32,6 +32,9 @@ pub enum InvalidReason {
     Utf8,
     /// Longer than the reader's `max_line_bytes`; never buffered whole.
     Oversized,
+    /// The last line of an input that ended without a newline, cut before its record was
+    /// complete (a transcript read while its writer was mid-line): see [`finish_input`].
+    Truncated,
 }
 
 /// What became of one line given to [`TranscriptParser::parse_line`].
@@ -60,8 +63,8 @@ pub struct SkipCounts {
     pub invalid_utf8: u64,
     /// Lines longer than the reader's limit, skipped unread.
     pub oversized: u64,
-    /// Bytes after the last newline when the input ended (an unfinished record), counted once
-    /// per [`crate::LineReader::finish`].
+    /// Last lines cut before their record was complete ([`InvalidReason::Truncated`], see
+    /// [`finish_input`]), or dropped unread by [`crate::LineReader::finish`].
     pub partial_lines: u64,
 }
 
@@ -75,6 +78,7 @@ impl SkipCounts {
             LineOutcome::Invalid(InvalidReason::Json) => &mut self.invalid_json,
             LineOutcome::Invalid(InvalidReason::Utf8) => &mut self.invalid_utf8,
             LineOutcome::Invalid(InvalidReason::Oversized) => &mut self.oversized,
+            LineOutcome::Invalid(InvalidReason::Truncated) => &mut self.partial_lines,
         };
         *slot = slot.saturating_add(1);
     }
@@ -152,7 +156,8 @@ pub enum StateError {
 /// Guarantees every implementation keeps:
 /// - never panics, whatever the bytes (property-tested);
 /// - a usage is emitted at most once per billed request, under the adapter's documented dedup
-///   rule, and the dedup memory is bounded;
+///   rule; the dedup memory is bounded, except in the `exact()` constructors meant for
+///   reading a whole history once;
 /// - events come out in input order, except that a usage may be held back until the request is
 ///   known to be complete; [`flush`](Self::flush) releases it.
 pub trait TranscriptParser {
@@ -176,6 +181,28 @@ pub trait TranscriptParser {
     /// [`StateError::WrongAgent`] when the snapshot came from another agent's parser; the
     /// parser is left unchanged.
     fn restore_dedup_state(&mut self, state: DedupState) -> Result<(), StateError>;
+}
+
+/// The end of a whole input (a file read to its end by `report` or `replay`): the one policy
+/// for the bytes after its last newline, so every reader of whole files counts alike.
+///
+/// Call it once `reader.next_line()` returned `None`, before [`TranscriptParser::flush`]. A
+/// last line without its newline that holds a complete record counts like any other line (the
+/// writer finished the record but not the line). One that is not complete JSON was cut short:
+/// it yields nothing and is [`InvalidReason::Truncated`] (counted in
+/// [`SkipCounts::partial_lines`], warned about once). Returns the line's outcome, `None` when
+/// the input ended with a newline. A follower must not call this on a file that may still
+/// grow: there the unfinished line waits for its newline.
+pub fn finish_input(
+    reader: &mut crate::LineReader,
+    parser: &mut (impl TranscriptParser + ?Sized),
+    out: &mut Vec<Event>,
+) -> Option<LineOutcome> {
+    let line = reader.finish_last_line()?;
+    Some(match parser.parse_line(line, out) {
+        LineOutcome::Invalid(InvalidReason::Json) => LineOutcome::Invalid(InvalidReason::Truncated),
+        other => other,
+    })
 }
 
 /// Makes a fresh parser for `agent` with default settings.

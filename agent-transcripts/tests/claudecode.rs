@@ -263,3 +263,34 @@ fn a_50_mib_line_over_the_limit_is_skipped_without_buffering_it() {
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].content, "after");
 }
+
+#[test]
+fn a_last_line_without_newline_counts_when_complete_and_is_partial_when_cut() {
+    let line = r#"{"type":"assistant","timestamp":"2025-06-18T10:00:00.000Z","sessionId":"s","requestId":"r1","message":{"id":"m1","model":"claude-sonnet-4-5","usage":{"input_tokens":3,"output_tokens":5}}}"#;
+    for (bytes, usages_expected, outcome) in [
+        (line.to_string(), 1, Some(LineOutcome::Parsed)),
+        (
+            line[..line.len() - 1].to_string(),
+            0,
+            Some(LineOutcome::Invalid(InvalidReason::Truncated)),
+        ),
+        (format!("{line}\n"), 1, None),
+    ] {
+        let mut reader = LineReader::new();
+        let mut parser = ClaudeCodeParser::new();
+        let mut events = Vec::new();
+        reader.push(bytes.as_bytes());
+        assert!(reader.next_line().is_some() == bytes.ends_with('\n'));
+        if let Some(l) = bytes.strip_suffix('\n') {
+            parser.parse_line(l.as_bytes(), &mut events);
+        }
+        let got = agent_transcripts::finish_input(&mut reader, &mut parser, &mut events);
+        assert_eq!(got, outcome, "{bytes}");
+        parser.flush(&mut events);
+        assert_eq!(usages(&events).len(), usages_expected, "{bytes}");
+        assert_eq!(reader.consumed_bytes(), bytes.len() as u64);
+        let mut counts = agent_transcripts::SkipCounts::default();
+        counts.record(got.unwrap_or(LineOutcome::Parsed));
+        assert_eq!(counts.partial_lines, 1 - usages_expected as u64);
+    }
+}

@@ -220,3 +220,54 @@ fn opencode_database_rows_take_their_ids_from_columns() {
         ("msg_9", "ses_9")
     );
 }
+
+#[test]
+fn opencode_aborted_and_unfinished_messages_count_once_with_their_last_tokens() {
+    let ids = |id| DocumentIds {
+        id: Some(id),
+        session_id: Some("ses_1"),
+        message_id: None,
+    };
+    let doc = |extra: &str, output: u64| {
+        format!(
+            r#"{{"role":"assistant","time":{{"created":1757505601000{extra}}},"modelID":"gpt-5","tokens":{{"input":1,"output":{output}}}{err}}}"#,
+            extra = if extra == "completed" {
+                r#","completed":1757505602000"#
+            } else {
+                ""
+            },
+            err = if extra == "error" {
+                r#","error":{"name":"MessageAbortedError","data":{}}"#
+            } else {
+                ""
+            },
+        )
+    };
+    let mut p = OpenCodeParser::exact();
+    let mut events = Vec::new();
+    // Aborted with an error recorded: final, counted at once.
+    p.parse_document(doc("error", 20).as_bytes(), ids("msg_a"), &mut events);
+    assert_eq!(usages(&events).len(), 1);
+    // Unfinished: held, its latest version replacing the earlier ones.
+    p.parse_document(doc("", 3).as_bytes(), ids("msg_b"), &mut events);
+    p.parse_document(doc("", 7).as_bytes(), ids("msg_b"), &mut events);
+    // Unfinished, then completed: counted once, completed.
+    p.parse_document(doc("", 1).as_bytes(), ids("msg_c"), &mut events);
+    p.parse_document(doc("completed", 9).as_bytes(), ids("msg_c"), &mut events);
+    p.parse_document(doc("completed", 9).as_bytes(), ids("msg_c"), &mut events);
+    assert_eq!(usages(&events).len(), 2, "msg_b waits");
+    // A checkpoint carries the held message.
+    let mut resumed = OpenCodeParser::new();
+    resumed.restore_dedup_state(p.dedup_state()).unwrap();
+    for parser in [&mut p, &mut resumed] {
+        let mut tail = Vec::new();
+        parser.flush(&mut tail);
+        let u = usages(&tail);
+        assert_eq!(u.len(), 1);
+        assert_eq!((u[0].message_id.as_str(), u[0].output_tokens), ("msg_b", 7));
+        parser.flush(&mut tail);
+        assert_eq!(usages(&tail).len(), 1, "flushed once");
+    }
+    let outputs: Vec<u64> = usages(&events).iter().map(|u| u.output_tokens).collect();
+    assert_eq!(outputs, [20, 9]);
+}

@@ -25,21 +25,24 @@ fn fixture() -> PathBuf {
 //   total cost 0.0095; input 137, output 283, cache reads 5000, cache writes 1000.
 const TOTAL_COST: f64 = 0.0095;
 
+/// `gt agent-log report --json ARGS… PATH`, which must succeed: the report and its stderr.
+fn report_json(town: &Town, args: &[&str], path: &std::path::Path) -> (serde_json::Value, String) {
+    let out = town
+        .gt()
+        .args(["agent-log", "report", "--json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (serde_json::from_slice(&out.stdout).unwrap(), stderr)
+}
+
 #[test]
 fn report_totals_match_the_hand_computed_ones() {
     let town = Town::new();
-    let out = town
-        .gt()
-        .args(["agent-log", "report", "--json", "--by", "model"])
-        .arg(fixture())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (report, stderr) = report_json(&town, &["--by", "model"], &fixture());
     let total = &report["total"];
     assert_eq!(total["usages"], 4);
     assert_eq!(total["input_tokens"], 137);
@@ -66,7 +69,6 @@ fn report_totals_match_the_hand_computed_ones() {
             "mystery-model-1"
         ]
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1 not JSON"), "{stderr}");
 }
 
@@ -175,4 +177,176 @@ fn replay_without_a_backend_configured_fails_saying_why() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("telemetry is off"));
+}
+
+/// Runs `report --json` and `replay` on `dir`; returns each one's (usages, output tokens) and
+/// their stderr.
+fn report_and_replay_totals(
+    town: &Town,
+    dir: &std::path::Path,
+) -> ((u64, u64), (u64, u64), String, String) {
+    let (report, stderr) = report_json(town, &[], dir);
+    let reported = (
+        report["total"]["usages"].as_u64().unwrap(),
+        report["total"]["output_tokens"].as_u64().unwrap(),
+    );
+    let rx = Receiver::start().unwrap();
+    let replay = town
+        .gt()
+        .args(["agent-log", "replay", "--session", "gt-replay"])
+        .arg(dir)
+        .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
+        .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let usages = records(&rx, "agent.usage");
+    let output: i64 = usages
+        .iter()
+        .filter_map(|r| match r.attr("output_tokens") {
+            Some(Value::Int(n)) => Some(*n),
+            _ => None,
+        })
+        .sum();
+    let replayed = (usages.len() as u64, output as u64);
+    (
+        reported,
+        replayed,
+        stderr,
+        String::from_utf8_lossy(&replay.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn report_and_replay_agree_on_a_half_written_last_line() {
+    use agent_log_common::message;
+    let town = Town::new();
+    let dir = town.dir.path().join("transcripts");
+    std::fs::create_dir_all(&dir).unwrap();
+    // a.jsonl ends in a complete record without its newline: it counts.
+    std::fs::write(
+        dir.join("a.jsonl"),
+        format!("{}\n{}", message(1), message(2)),
+    )
+    .unwrap();
+    // b.jsonl ends in a record cut in the middle: skipped, with a warning.
+    let cut = message(4);
+    std::fs::write(
+        dir.join("b.jsonl"),
+        format!("{}\n{}", message(3), &cut[..cut.len() / 2]),
+    )
+    .unwrap();
+    let (reported, replayed, stderr, replay_stderr) = report_and_replay_totals(&town, &dir);
+    // message(i) has output i + 1: 2 + 3 + 4.
+    assert_eq!(reported, (3, 9), "{stderr}");
+    assert_eq!(replayed, reported, "replay and report disagree");
+    assert!(stderr.contains("1 unfinished"), "{stderr}");
+    assert!(replay_stderr.contains("1 unfinished"), "{replay_stderr}");
+}
+
+/// A request with its own id and `output_tokens: i + 1`; every 100th is streamed in two lines
+/// (the second, larger one wins).
+fn streamed_request(i: usize) -> String {
+    let line = |out: usize| {
+        format!(
+            r#"{{"type":"assistant","timestamp":"2026-01-05T10:00:00.000Z","sessionId":"s","requestId":"req_{i}","message":{{"id":"msg_{i}","model":"claude-sonnet-4-5","usage":{{"input_tokens":1,"output_tokens":{out}}}}}}}"#
+        )
+    };
+    if i.is_multiple_of(100) {
+        format!("{}\n{}\n", line(1), line(i + 1))
+    } else {
+        format!("{}\n", line(i + 1))
+    }
+}
+
+#[test]
+fn report_dedup_is_exact_past_a_hundred_thousand_requests() {
+    const N: usize = 110_000;
+    let town = Town::new();
+    let dir = town.dir.path().join("projects");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, range: &mut dyn Iterator<Item = usize>| {
+        let text: String = range.map(streamed_request).collect();
+        std::fs::write(dir.join(name), text).unwrap();
+    };
+    write("a.jsonl", &mut (0..N / 2));
+    write("b.jsonl", &mut (N / 2..N));
+    // A resumed session copies requests from both ends of the history, long after the
+    // oldest were counted (a bounded memory had forgotten them by then).
+    write(
+        "c.jsonl",
+        &mut (0..1000).chain(N - 1000..N).chain(N / 2..N / 2 + 10),
+    );
+    let (report, _) = report_json(&town, &[], &dir);
+    let total = &report["total"];
+    assert_eq!(total["usages"], N);
+    assert_eq!(total["input_tokens"], N);
+    // Each request's larger line: output i + 1.
+    assert_eq!(total["output_tokens"], N * (N + 1) / 2);
+}
+
+#[test]
+fn report_and_replay_of_an_opencode_database_count_aborted_messages_alike() {
+    let town = Town::new();
+    let path = town.dir.path().join("opencode.db");
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE session (id TEXT PRIMARY KEY, directory TEXT NOT NULL);
+         CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT NOT NULL,
+             time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL);
+         CREATE TABLE part (id TEXT PRIMARY KEY, message_id TEXT NOT NULL,
+             session_id TEXT NOT NULL, time_created INTEGER NOT NULL,
+             time_updated INTEGER NOT NULL, data TEXT NOT NULL);
+         INSERT INTO session VALUES ('ses_1', '/w');",
+    )
+    .unwrap();
+    let t0: i64 = 1_767_600_000_000;
+    let message = |id: &str, updated: i64, extra: serde_json::Value, output: u64| {
+        let mut data = serde_json::json!({
+            "role": "assistant", "time": {"created": t0}, "modelID": "claude-sonnet-4-5",
+            "tokens": {"input": output.min(1), "output": output}
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            data[k] = v.clone();
+        }
+        db.execute(
+            "INSERT INTO message VALUES (?1, 'ses_1', ?2, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET data = excluded.data, time_updated = ?2",
+            rusqlite::params![id, t0 + updated, data.to_string()],
+        )
+        .unwrap();
+    };
+    message(
+        "msg_1",
+        1,
+        serde_json::json!({"time": {"created": t0, "completed": t0 + 1}}),
+        10,
+    );
+    // Aborted by the user: an error recorded, never completed; its tokens were billed.
+    message(
+        "msg_2",
+        2,
+        serde_json::json!({"error": {"name": "MessageAbortedError", "data": {}}}),
+        20,
+    );
+    // OpenCode died mid-reply: neither completed nor an error, but tokens.
+    message("msg_3", 3, serde_json::json!({}), 30);
+    // Nothing billed yet.
+    message("msg_4", 4, serde_json::json!({}), 0);
+    // Streamed, then completed: counted once, with its final tokens (the row is rewritten).
+    message("msg_5", 5, serde_json::json!({}), 5);
+    message(
+        "msg_5",
+        6,
+        serde_json::json!({"time": {"created": t0, "completed": t0 + 6}}),
+        40,
+    );
+    drop(db);
+    let (reported, replayed, stderr, replay_stderr) = report_and_replay_totals(&town, &path);
+    assert_eq!(reported, (4, 100), "{stderr}");
+    assert_eq!(replayed, reported, "{replay_stderr}");
 }

@@ -11,7 +11,8 @@ pub fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-/// Feeds `bytes` in `chunk`-byte pieces; returns the outcomes of complete lines. Does not flush.
+/// Feeds `bytes` in `chunk`-byte pieces as a whole file; returns the outcomes of complete
+/// lines. Does not flush.
 pub fn feed(
     parser: &mut dyn TranscriptParser,
     bytes: &[u8],
@@ -29,7 +30,10 @@ pub fn feed(
             outcomes.push(o);
         }
     }
-    reader.finish();
+    // The last line without a newline, under the end-of-input policy (counted, not listed).
+    if let Some(o) = agent_transcripts::finish_input(&mut reader, parser, events) {
+        counts.record(o);
+    }
     *counts += reader.counts();
     outcomes
 }

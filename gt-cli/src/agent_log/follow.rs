@@ -575,6 +575,9 @@ impl<S: Sink> Follower<S> {
             return false;
         }
         let mut made = 0;
+        // Fixed files (replay) are read to their end: their last lines count as `report`
+        // counts them. Followed files may still grow: their last lines wait.
+        let whole_files = matches!(self.source, Source::Fixed(_));
         for i in 0..self.tails.len() {
             let Self {
                 tails,
@@ -585,6 +588,9 @@ impl<S: Sink> Follower<S> {
             } = self;
             let agent = tails[i].agent();
             let mut record = |e: Event| Self::record(sink, messages, batch, agent, &e);
+            if whole_files {
+                made += tails[i].finish_input(&mut record);
+            }
             made += tails[i].flush_parser(&mut record);
         }
         let ok = made == 0 || self.sink.confirm();

@@ -79,8 +79,8 @@ pub fn expand(
 pub fn read_usages(files: &[(PathBuf, AgentKind)]) -> io::Result<(Vec<Usage>, SkipCounts)> {
     let mut usages = Vec::new();
     let mut skipped = SkipCounts::default();
-    let mut claude = ClaudeCodeParser::new();
-    let mut opencode = OpenCodeParser::new();
+    let mut claude = ClaudeCodeParser::exact();
+    let mut opencode = OpenCodeParser::exact();
     let mut events = Vec::new();
     for (path, agent) in files {
         let mut codex;
@@ -134,7 +134,9 @@ fn read_lines(
             skipped.record(parser.parse_line(line, events));
         }
     }
-    reader.finish();
+    if let Some(outcome) = agent_transcripts::finish_input(&mut reader, parser, events) {
+        skipped.record(outcome);
+    }
     *skipped += reader.counts();
     Ok(())
 }

@@ -214,7 +214,7 @@ pub fn read_usages(
     sessions: &Sessions,
 ) -> rusqlite::Result<(Vec<agent_transcripts::Usage>, agent_transcripts::SkipCounts)> {
     let conn = open_read_only(path)?;
-    let mut parser = OpenCodeParser::new();
+    let mut parser = OpenCodeParser::exact();
     let (mut usages, mut skipped) = (Vec::new(), agent_transcripts::SkipCounts::default());
     let (mut cursor, mut events) = (None, Vec::new());
     loop {
@@ -234,6 +234,12 @@ pub fn read_usages(
             cursor = Some(row.key);
         }
         if !full {
+            // The end of the rows: messages that never finished count with their last tokens.
+            parser.flush(&mut events);
+            usages.extend(events.into_iter().filter_map(|e| match e {
+                Event::Usage(u) => Some(u),
+                Event::Content(_) => None,
+            }));
             return Ok((usages, skipped));
         }
     }
@@ -486,9 +492,26 @@ impl<S: Sink> Follow for DbFollower<S> {
     }
 
     fn finish(&mut self) -> bool {
-        // The parser holds nothing back: every batch was confirmed or rewound.
+        if self.backoff.is_pending() {
+            self.save();
+            return false;
+        }
+        // A replay (every session) read the database to its end: messages that never
+        // finished count with their last tokens, as `report` counts them. A follower keeps
+        // them held in its checkpoint until they finish.
+        if self.sessions == Sessions::All {
+            let mut events = Vec::new();
+            self.parser.flush(&mut events);
+            let made: usize = events.iter().map(|e| self.record(e)).sum();
+            if made > 0 && !self.sink.confirm() {
+                self.rewind();
+                self.save();
+                return false;
+            }
+            self.commit();
+        }
         self.save();
-        !self.backoff.is_pending()
+        true
     }
 }
 

@@ -301,6 +301,21 @@ impl Tail {
         }
     }
 
+    /// Declares that the file will not grow (replay): its last line without a newline is read
+    /// under agent-transcripts' end-of-input policy ([`agent_transcripts::finish_input`]),
+    /// as `report` reads it. Call once [`read`](Self::read) reached [`ReadEnd::Eof`].
+    pub fn finish_input(&mut self, record: &mut impl FnMut(Event) -> usize) -> usize {
+        let Some(outcome) =
+            agent_transcripts::finish_input(&mut self.reader, &mut *self.parser, &mut self.events)
+        else {
+            return 0;
+        };
+        self.skips.record(outcome);
+        self.unflushed = true;
+        self.dirty = true;
+        self.events.drain(..).map(&mut *record).sum()
+    }
+
     /// When the parser's held-back usage should be released if nothing new arrives, `None`
     /// when nothing was parsed since the last release.
     #[must_use]

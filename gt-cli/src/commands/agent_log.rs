@@ -94,8 +94,8 @@ fn summary(totals: &Totals) -> String {
     let s = &totals.skipped;
     format!(
         "{} agent.usage and {} agent.event records exported; {} usages without a price; \
-         {} lines skipped ({} not JSON, {} unknown shape, {} not UTF-8, {} oversized, {} ignored \
-         types); {} usages already exported from another transcript",
+         {} lines skipped ({} not JSON, {} unknown shape, {} not UTF-8, {} oversized, {} \
+         unfinished, {} ignored types); {} usages already exported from another transcript",
         totals.usage_records,
         totals.event_records,
         totals.unpriced_usages,
@@ -104,6 +104,7 @@ fn summary(totals: &Totals) -> String {
         s.unknown_shape,
         s.invalid_utf8,
         s.oversized,
+        s.partial_lines,
         s.ignored_type,
         totals.duplicate_messages,
     )
