@@ -120,6 +120,12 @@ fn process_table() -> anyhow::Result<String> {
     use xtask::process_bench::{Case, build_release_gt, measure};
     let gt = build_release_gt(&root())?;
     let receiver = otlp_capture::Receiver::start()?;
+    // https with a throw-away CA, trusted through OTEL_EXPORTER_OTLP_CERTIFICATE: the TLS
+    // set-up cost (rustls configuration, handshake) on top of plain http.
+    let ca = otlp_capture::TestCa::new();
+    let tls_receiver = otlp_capture::Receiver::start_tls(&ca)?;
+    let ca_file = std::env::temp_dir().join(format!("gt-bench-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, ca.ca_pem())?;
     let on = |metrics: String, logs: String| {
         vec![
             (env::GT_OTEL_METRICS_URL.to_owned(), metrics),
@@ -134,6 +140,20 @@ fn process_table() -> anyhow::Result<String> {
         Case {
             name: "on, live receiver (http)".to_owned(),
             env: on(receiver.url("/v1/metrics"), receiver.url("/v1/logs")),
+        },
+        Case {
+            name: "on, live receiver (https, test CA)".to_owned(),
+            env: {
+                let mut env = on(
+                    tls_receiver.url("/v1/metrics"),
+                    tls_receiver.url("/v1/logs"),
+                );
+                env.push((
+                    env::OTEL_EXPORTER_OTLP_CERTIFICATE.to_owned(),
+                    ca_file.display().to_string(),
+                ));
+                env
+            },
         },
         Case {
             name: "on, refused port".to_owned(),
@@ -165,9 +185,11 @@ fn process_table() -> anyhow::Result<String> {
             s.max_rss_kib as f64 / 1024.0
         ));
     }
-    let delivered = receiver.logs().len();
+    let _ = std::fs::remove_file(&ca_file);
+    let (delivered, delivered_tls) = (receiver.logs().len(), tls_receiver.logs().len());
     table.push_str(&format!(
-        "\nThe live receiver got {delivered} prime log records (one per counted and warm-up run).\n"
+        "\nThe live receivers got {delivered} (http) and {delivered_tls} (https) prime log \
+         records (one per counted and warm-up run).\n"
     ));
     Ok(table)
 }
