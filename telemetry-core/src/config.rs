@@ -169,6 +169,21 @@ impl Config {
         }
     }
 
+    /// The metrics and logs URLs of an enabled configuration.
+    ///
+    /// # Errors
+    /// [`InitError::InvalidUrl`] when telemetry is disabled (there is no URL to send to).
+    pub fn endpoints(&self) -> Result<(&str, &str), InitError> {
+        match (&self.metrics_url, &self.logs_url) {
+            (Some(metrics), Some(logs)) => Ok((metrics, logs)),
+            _ => Err(InitError::InvalidUrl {
+                variable: crate::env::GT_OTEL_METRICS_URL,
+                url: String::new(),
+                reason: "telemetry is disabled (no URL configured)".to_owned(),
+            }),
+        }
+    }
+
     /// Whether this configuration exports anything.
     #[must_use]
     pub fn is_enabled(&self) -> bool {
