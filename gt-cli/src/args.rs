@@ -53,10 +53,10 @@ pub(crate) struct EmitArgs {
     /// An attribute, `key=value` (repeatable); types are checked against the catalogue.
     #[arg(long = "attr", value_name = "KEY=VALUE")]
     pub(crate) attrs: Vec<String>,
-    /// The outcome.
+    /// The outcome (`error` only for events that have a status).
     #[arg(long, value_enum, default_value_t = EmitStatus::Ok)]
     pub(crate) status: EmitStatus,
-    /// The error message (implies --status error).
+    /// The error message (implies --status error; only for events that have a status).
     #[arg(long)]
     pub(crate) error: Option<String>,
 }

@@ -1,10 +1,19 @@
 //! Injecting the work context into the agent's tmux session, so every process started later in
 //! that session inherits it. tmux finds its server through `$TMUX`, as inside a real session.
+//!
+//! Every tmux call is bounded by [`TMUX_TIMEOUT`] (5 s; + 0.5 s to collect it) through the
+//! workspace's one bounded runner (`bounded-process`): a wedged tmux server costs `gt prime`
+//! at most that per call, then a [`TmuxError::Run`] warning.
 
 use std::ffi::OsString;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
+use bounded_process::{Bounded, RunError};
 use telemetry_recorder::WorkContext;
+
+/// The bound on one tmux call (it answers in milliseconds; a server that does not is wedged).
+pub const TMUX_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The variables `gt prime` owns in the tmux session, with their values from `ctx`.
 pub fn work_variables(ctx: &WorkContext) -> [(&'static str, &str); 3] {
@@ -18,9 +27,9 @@ pub fn work_variables(ctx: &WorkContext) -> [(&'static str, &str); 3] {
 /// A tmux command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TmuxError {
-    /// tmux could not be started.
-    #[error("could not run tmux: {0}")]
-    Spawn(#[from] std::io::Error),
+    /// tmux could not be started, or did not answer within [`TMUX_TIMEOUT`].
+    #[error("tmux: {0}")]
+    Run(#[from] RunError),
     /// tmux answered with an error.
     #[error("`tmux {args}` failed: {stderr}")]
     Failed {
@@ -44,20 +53,20 @@ impl Default for Tmux {
 }
 
 impl Tmux {
-    /// Runs `tmux args…` (arguments passed separately: no shell ever sees a value).
+    /// Runs `tmux args…` (arguments passed separately: no shell ever sees a value), bounded by
+    /// [`TMUX_TIMEOUT`].
     fn run(&self, args: &[&str]) -> Result<String, TmuxError> {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()?;
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args);
+        let out = Bounded::new(cmd).timeout(TMUX_TIMEOUT).run()?;
         if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout)
+            Ok(String::from_utf8_lossy(&out.stdout.bytes)
                 .trim_end_matches('\n')
                 .to_owned())
         } else {
             Err(TmuxError::Failed {
                 args: args.join(" "),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr.bytes).trim().to_owned(),
             })
         }
     }

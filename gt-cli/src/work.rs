@@ -87,32 +87,60 @@ pub fn molecule_in(description: &str) -> Option<String> {
 }
 
 /// `bd list` gave an answer prime cannot read.
+///
+/// Its message is exported (the `prime` record's `error`), so it quotes bd's stdout only when
+/// `GT_LOG_BD_OUTPUT=true`, the switch that lets `bd.call` carry stdout: bd may print anything
+/// there, secrets included.
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {
     /// Neither a JSON array of issues nor the known "no issues" text.
-    #[error("unreadable `bd list` output ({reason}): {start:?}")]
+    #[error("unreadable `bd list` output ({reason}){}", quoted(.start.as_deref()))]
     Unreadable {
-        /// What was wrong.
+        /// What was wrong (a position only, unless the output may be shown).
         reason: String,
-        /// The first bytes of the output.
-        start: String,
+        /// The first bytes of the output, when it may be shown.
+        start: Option<String>,
     },
+}
+
+fn quoted(start: Option<&str>) -> String {
+    start.map_or_else(
+        || "; GT_LOG_BD_OUTPUT=true shows its start".to_owned(),
+        |start| format!(": {start:?}"),
+    )
 }
 
 /// Parses `bd list --json` output: a JSON array of issues (possibly empty), or plain text such
 /// as "No issues found." meaning none.
 ///
 /// # Errors
-/// [`AnswerError::Unreadable`] for anything else (a failed query is not "no work").
-pub fn parse_list(stdout: &[u8]) -> Result<Vec<Issue>, AnswerError> {
+/// [`AnswerError::Unreadable`] for anything else (a failed query is not "no work"); it quotes
+/// the output only when `show_output` is true.
+pub fn parse_list(stdout: &[u8], show_output: bool) -> Result<Vec<Issue>, AnswerError> {
     let text = String::from_utf8_lossy(stdout);
     let trimmed = text.trim();
     if trimmed.is_empty() || trimmed.to_ascii_lowercase().starts_with("no issues found") {
         return Ok(Vec::new());
     }
-    serde_json::from_str::<Vec<Issue>>(trimmed).map_err(|err| AnswerError::Unreadable {
-        reason: err.to_string(),
-        start: trimmed.chars().take(80).collect(),
+    serde_json::from_str::<Vec<Issue>>(trimmed).map_err(|err| {
+        if show_output {
+            AnswerError::Unreadable {
+                reason: err.to_string(),
+                start: Some(trimmed.chars().take(80).collect()),
+            }
+        } else {
+            // serde_json's own message can quote the input (`invalid type: string "…"`).
+            let what = match err.classify() {
+                serde_json::error::Category::Io => "read error",
+                serde_json::error::Category::Syntax => "not JSON",
+                serde_json::error::Category::Data => "not a list of issues",
+                serde_json::error::Category::Eof => "truncated JSON",
+            };
+            AnswerError::Unreadable {
+                reason: format!("{what} at line {} column {}", err.line(), err.column()),
+                start: None,
+            }
+        }
     })
 }
 
@@ -163,11 +191,12 @@ pub fn find_hooked_work(
     mut pause: impl FnMut(Duration),
 ) -> Result<Option<Issue>, LookupError> {
     let assignee = format!("--assignee={agent_id}");
+    let show_output = telemetry_recorder::settings::ContentSettings::process().bd_output;
     let mut wait = retry.first_pause;
     for attempt in 1..=retry.attempts.max(1) {
         for status in ["--status=hooked", "--status=in_progress"] {
             let stdout = bd.run(&["list", "--json", "--flat", status, &assignee, "--limit=0"])?;
-            if let Some(issue) = parse_list(&stdout)?.into_iter().next() {
+            if let Some(issue) = parse_list(&stdout, show_output)?.into_iter().next() {
                 return Ok(Some(issue));
             }
         }
@@ -230,12 +259,30 @@ mod tests {
 
     #[test]
     fn list_answers() {
-        assert!(parse_list(b"No issues found.\n").unwrap().is_empty());
-        assert!(parse_list(b"[]").unwrap().is_empty());
-        let issues =
-            parse_list(br#"[{"id":"gt-1","title":"T","status":"hooked","extra":1}]"#).unwrap();
+        assert!(parse_list(b"No issues found.\n", false).unwrap().is_empty());
+        assert!(parse_list(b"[]", false).unwrap().is_empty());
+        let issues = parse_list(
+            br#"[{"id":"gt-1","title":"T","status":"hooked","extra":1}]"#,
+            false,
+        )
+        .unwrap();
         assert_eq!(issues[0].id, "gt-1");
-        assert!(parse_list(b"{not json").is_err());
-        assert!(parse_list(b"Error: database locked").is_err());
+        assert!(parse_list(b"{not json", false).is_err());
+        assert!(parse_list(b"Error: database locked", false).is_err());
+    }
+
+    #[test]
+    fn unreadable_output_is_quoted_only_when_bd_output_may_be_shown() {
+        for secret in [
+            &b"token=hunter2"[..],
+            br#""hunter2""#,
+            br#"{"id": "hunter2"}"#,
+        ] {
+            let hidden = parse_list(secret, false).unwrap_err().to_string();
+            assert!(!hidden.contains("hunter2"), "{hidden}");
+            assert!(hidden.contains("GT_LOG_BD_OUTPUT=true"), "{hidden}");
+            let shown = parse_list(secret, true).unwrap_err().to_string();
+            assert!(shown.contains("hunter2"), "{shown}");
+        }
     }
 }

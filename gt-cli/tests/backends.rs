@@ -61,7 +61,13 @@ fn poll<T>(deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T
 }
 
 fn gt_prime(tag: &str) {
+    gt_prime_with_state(tag, &support::state_dir());
+}
+
+/// One `gt prime` on the "host" whose durable counter store is in `state`.
+fn gt_prime_with_state(tag: &str, state: &std::path::Path) {
     let out = support::gt()
+        .env("GT_STATE_DIR", state)
         .arg("prime")
         .arg("--no-bd")
         .env_remove("GT_OTEL_LOGS_URL")
@@ -123,6 +129,71 @@ fn five_prime_runs_are_counted_as_five_in_victoriametrics_and_logged_in_victoria
         assert_eq!(line["status"], "ok");
         assert_eq!(line["service.name"], "gastown");
     }
+}
+
+/// The value of a PromQL/MetricsQL instant query once it reaches `at_least`.
+fn query_value(query: &str, at_least: f64) -> Option<f64> {
+    poll(Duration::from_secs(30), || {
+        curl(&format!("{VM}/internal/force_flush"), &[]);
+        let body = curl(&format!("{VM}/api/v1/query"), &[("query", query)]);
+        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let value = json["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse::<f64>()
+            .ok()?;
+        (value >= at_least).then_some(value)
+    })
+}
+
+#[test]
+fn thirty_one_shot_primes_in_three_runs_give_an_exact_increase_and_a_rate() {
+    if !backends_enabled() {
+        return;
+    }
+    let tag = run_tag("thirty-primes");
+    let host = support::state_dir();
+    // Run 1 and 3: one after another; run 2: ten at once (the store's lock serialises them).
+    for _ in 0..10 {
+        gt_prime_with_state(&tag, &host);
+    }
+    std::thread::scope(|scope| {
+        for _ in 0..10 {
+            scope.spawn(|| gt_prime_with_state(&tag, &host));
+        }
+    });
+    for _ in 0..10 {
+        gt_prime_with_state(&tag, &host);
+    }
+    // The queries the dashboards use: one host-level series that grows 0, 1, …, 30.
+    let selector = format!("gastown_prime_total{{test_run=\"{tag}\"}}");
+    let increase = format!("sum(increase({selector}[30m]))");
+    assert_eq!(query_value(&increase, 30.0), Some(30.0), "{increase}");
+    let rate = format!("sum(rate({selector}[30m]))");
+    let per_second = query_value(&rate, f64::MIN_POSITIVE).expect("rate() is not empty");
+    assert!(per_second > 0.0, "{rate} = {per_second}");
+    let series = curl(&format!("{VM}/api/v1/series"), &[("match[]", &selector)]);
+    let json: serde_json::Value = serde_json::from_str(&series).unwrap();
+    assert_eq!(
+        json["data"].as_array().map(Vec::len),
+        Some(1),
+        "one long-lived series for the host, not one per process: {json}"
+    );
+}
+
+#[test]
+fn twenty_concurrent_primes_on_one_host_count_twenty() {
+    if !backends_enabled() {
+        return;
+    }
+    let tag = run_tag("twenty-concurrent");
+    let host = support::state_dir();
+    std::thread::scope(|scope| {
+        for _ in 0..20 {
+            scope.spawn(|| gt_prime_with_state(&tag, &host));
+        }
+    });
+    let query = format!("sum(increase(gastown_prime_total{{test_run=\"{tag}\"}}[30m]))");
+    assert_eq!(query_value(&query, 20.0), Some(20.0), "{query}");
 }
 
 #[test]

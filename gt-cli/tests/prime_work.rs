@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use otlp_capture::{Receiver, Value};
+use otlp_capture::{LogRecord, Receiver, Value};
 use support::{FakeBd, TmuxServer, gt, one_issue, run_ok};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -188,7 +188,7 @@ fn assert_failed_query_keeps_context(
     extra_env: &[(&str, &str)],
     expect_in_warning: &str,
     bd_call_status: &str,
-) {
+) -> Vec<LogRecord> {
     let bd = FakeBd::new(script);
     let receiver = Receiver::start().unwrap();
     let mut cmd = gt();
@@ -219,12 +219,17 @@ fn assert_failed_query_keeps_context(
     assert_eq!(prime.str_attr("status"), Some("error"));
     assert!(!prime.str_attr("error").unwrap_or_default().is_empty());
     assert_eq!(prime.str_attr("work_bead"), Some("gt-prev"));
-    assert_eq!(prime.severity_text.to_ascii_uppercase(), "ERROR");
+    assert_eq!(
+        (prime.severity_number, prime.severity_text.as_str()),
+        (17, ""),
+        "ERROR by number, severity text unset"
+    );
     let call = logs
         .iter()
         .find(|r| r.body_str() == Some("bd.call"))
         .expect("bd.call");
     assert_eq!(call.str_attr("status"), Some(bd_call_status));
+    logs
 }
 
 #[test]
@@ -292,4 +297,60 @@ fn bd_runs_with_the_telemetry_environment() {
         "{}",
         lines[2]
     );
+}
+
+/// The exported `prime` record's `error`, after checking that no exported attribute quotes
+/// `secret` unless `bd_output` is on.
+fn exported_prime_error(logs: &[LogRecord], secret: &str, bd_output: bool) -> String {
+    if !bd_output {
+        for record in logs {
+            for (key, value) in &record.attributes {
+                assert!(
+                    !format!("{value:?}").contains(secret),
+                    "{:?}.{key} exports bd's stdout: {value:?}",
+                    record.body_str()
+                );
+            }
+        }
+    }
+    let prime = logs.iter().find(|r| r.body_str() == Some("prime"));
+    prime
+        .and_then(|r| r.str_attr("error"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn prime_error_does_not_export_bd_stdout_unless_bd_output_is_on() {
+    let secret = "sk-live-hunter2";
+    let error_of = |script: &str, warning: &str, bd_status: &str, bd_output: bool| {
+        let env: &[(&str, &str)] = if bd_output {
+            &[("GT_LOG_BD_OUTPUT", "true")]
+        } else {
+            &[]
+        };
+        let logs = assert_failed_query_keeps_context(script, env, warning, bd_status);
+        exported_prime_error(&logs, secret, bd_output)
+    };
+    // bd "succeeds" with garbage on stdout: prime cannot read it.
+    let garbage = format!("echo 'API_KEY={secret}'");
+    let error = error_of(&garbage, "unreadable", "ok", false);
+    assert!(
+        error.contains("unreadable") && !error.contains(secret),
+        "{error}"
+    );
+    // A JSON value of the wrong shape: serde's own message would quote it.
+    let wrong_shape = format!("echo '\"{secret}\"'");
+    let error = error_of(&wrong_shape, "unreadable", "ok", false);
+    assert!(!error.contains(secret), "{error}");
+    // bd prints to stdout, then fails.
+    let failing = format!("echo '{secret}'; echo 'Error: database locked' >&2; exit 1");
+    let error = error_of(&failing, "database locked", "error", false);
+    assert!(
+        error.contains("database locked") && !error.contains(secret),
+        "{error}"
+    );
+    // The operator's switch lets the output through, as it does for bd.call's stdout.
+    let error = error_of(&garbage, secret, "ok", true);
+    assert!(error.contains(secret), "{error}");
 }

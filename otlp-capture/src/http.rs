@@ -1,7 +1,7 @@
 //! Just enough HTTP/1.1 for an OTLP exporter: one request at a time off a
 //! keep-alive connection, bodies by `Content-Length` or chunked.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 
 /// Request line plus headers; an exporter sends well under 1 KiB.
 const MAX_HEAD: usize = 64 * 1024;
@@ -80,10 +80,7 @@ fn read_line(r: &mut impl BufRead, limit: usize) -> Result<Option<String>, ReadE
 }
 
 /// Reads the next request. `w` receives `100 Continue` when the client waits for it.
-pub(crate) fn read_request(
-    r: &mut impl BufRead,
-    w: &mut impl Write,
-) -> Result<RawRequest, ReadError> {
+pub(crate) fn read_request<S: Read + Write>(r: &mut BufReader<S>) -> Result<RawRequest, ReadError> {
     // RFC 9112 §2.2: ignore empty lines before the request line.
     let line = loop {
         match read_line(r, MAX_HEAD)? {
@@ -136,6 +133,7 @@ pub(crate) fn read_request(
         .header("expect")
         .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
     {
+        let w = r.get_mut();
         w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         w.flush()?;
     }

@@ -13,9 +13,10 @@
 //! ```
 //!
 //! What it must not become: it is a dev-dependency only (`publish = false`),
-//! binds loopback only, speaks plain HTTP/1.1 on blocking `std::net` threads
-//! (no TLS, no async runtime, no gzip decoding), and keeps everything in
-//! memory until dropped. Production code never links it.
+//! binds loopback only, speaks HTTP/1.1 (plain, or https with a throw-away
+//! [`TestCa`] through [`Receiver::start_tls`]) on blocking `std::net` threads
+//! (no async runtime, no gzip decoding), and keeps everything in memory until
+//! dropped. Production code never links it.
 //!
 //! Any path is accepted; the signal is taken from the path when it names one
 //! (`/v1/logs`, `/insert/opentelemetry/v1/logs`, `/opentelemetry/api/v1/push`)
@@ -26,16 +27,18 @@
 mod decode;
 mod http;
 mod records;
+mod tls;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub use records::{LogRecord, MetricKind, MetricPoint, PointValue, Span, Temporality, Value};
+pub use tls::TestCa;
 
 use decode::Decoded;
 use http::ReadError;
@@ -128,6 +131,7 @@ impl Shared {
 pub struct Receiver {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    https: bool,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -153,6 +157,20 @@ impl Receiver {
     /// # Errors
     /// When the loopback socket cannot be bound or the thread cannot be spawned.
     pub fn start_with(mode: Mode) -> io::Result<Receiver> {
+        Receiver::start_inner(mode, None)
+    }
+
+    /// Starts a receiver in [`Mode::Accept`] that speaks https with the server certificate of
+    /// `ca` ([`Receiver::url`] then starts with `https://`).
+    ///
+    /// # Errors
+    /// As [`Receiver::start`].
+    pub fn start_tls(ca: &TestCa) -> io::Result<Receiver> {
+        Receiver::start_inner(Mode::Accept, Some(ca.server_config()))
+    }
+
+    fn start_inner(mode: Mode, tls: Option<Arc<rustls::ServerConfig>>) -> io::Result<Receiver> {
+        let https = tls.is_some();
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
@@ -161,11 +179,12 @@ impl Receiver {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name(format!("otlp-capture-accept-{}", addr.port()))
-                .spawn(move || accept_loop(&listener, &shared))?
+                .spawn(move || accept_loop(&listener, &shared, tls.as_ref()))?
         };
         Ok(Receiver {
             shared,
             addr,
+            https,
             accept: Some(accept),
         })
     }
@@ -181,10 +200,11 @@ impl Receiver {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` followed by `path`.
+    /// `http://127.0.0.1:PORT` (`https://` for [`Receiver::start_tls`]) followed by `path`.
     #[must_use]
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.addr)
     }
 
     /// Every request received so far, in arrival order, whatever the mode.
@@ -283,21 +303,26 @@ impl Drop for Receiver {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+fn accept_loop(
+    listener: &TcpListener,
+    shared: &Arc<Shared>,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+) {
     for stream in listener.incoming() {
         if shared.lock().shutdown {
             return;
         }
         let Ok(stream) = stream else { continue };
         let shared = Arc::clone(shared);
+        let tls = tls.cloned();
         // If no thread can be spawned the stream drops and the client sees a close.
         let _ = thread::Builder::new()
             .name("otlp-capture-conn".into())
-            .spawn(move || serve(&shared, stream));
+            .spawn(move || serve(&shared, stream, tls));
     }
 }
 
-fn serve(shared: &Shared, stream: TcpStream) {
+fn serve(shared: &Shared, stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>) {
     let _ = stream.set_nodelay(true);
     let id = {
         let mut st = shared.lock();
@@ -312,21 +337,28 @@ fn serve(shared: &Shared, stream: TcpStream) {
         st.conns.insert(id, clone);
         id
     };
-    serve_conn(shared, &stream);
+    match tls {
+        None => serve_conn(shared, &stream),
+        Some(config) => {
+            if let Ok(conn) = rustls::ServerConnection::new(config) {
+                serve_conn(shared, rustls::StreamOwned::new(conn, &stream));
+            }
+        }
+    }
     let _ = stream.shutdown(Shutdown::Both);
     shared.lock().conns.remove(&id);
 }
 
 /// Answers requests on one connection until the client closes it or the mode ends it.
-fn serve_conn(shared: &Shared, stream: &TcpStream) {
-    let mut reader = BufReader::new(stream);
-    let mut writer = stream;
+fn serve_conn(shared: &Shared, io: impl Read + Write) {
+    let mut reader = BufReader::new(io);
     loop {
-        let raw = match http::read_request(&mut reader, &mut writer) {
+        let raw = match http::read_request(&mut reader) {
             Ok(raw) => raw,
             Err(ReadError::Eof | ReadError::Io) => return,
             Err(ReadError::Malformed(why)) => {
-                let _ = http::write_response(&mut writer, 400, "text/plain", why.as_bytes(), true);
+                let _ =
+                    http::write_response(reader.get_mut(), 400, "text/plain", why.as_bytes(), true);
                 return;
             }
         };
@@ -348,16 +380,17 @@ fn serve_conn(shared: &Shared, stream: &TcpStream) {
             body: raw.body,
         };
         let mode = record(shared, request, decoded);
+        let writer = reader.get_mut();
         let answered = match mode {
             Mode::Accept if json => {
-                http::write_response(&mut writer, 200, "application/json", b"{}", !keep_alive)
+                http::write_response(writer, 200, "application/json", b"{}", !keep_alive)
             }
             // An empty Export*ServiceResponse encodes to zero bytes.
             Mode::Accept => {
-                http::write_response(&mut writer, 200, "application/x-protobuf", b"", !keep_alive)
+                http::write_response(writer, 200, "application/x-protobuf", b"", !keep_alive)
             }
             Mode::Status(code) => {
-                http::write_response(&mut writer, code, "text/plain", b"", !keep_alive)
+                http::write_response(writer, code, "text/plain", b"", !keep_alive)
             }
             Mode::Close => return,
             Mode::Hang => {

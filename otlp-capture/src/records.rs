@@ -180,6 +180,20 @@ pub struct MetricPoint {
 }
 
 impl MetricPoint {
+    /// Whether this is a cumulative series' zero point at its start (time = start time, value
+    /// 0): what a durable counter sends once when a series is created, so that its first
+    /// increment counts in `increase()`.
+    #[must_use]
+    pub fn is_start_point(&self) -> bool {
+        self.time_unix_nano == self.start_time_unix_nano
+            && match &self.value {
+                PointValue::Int(v) => *v == 0,
+                PointValue::Double(v) => *v == 0.0,
+                PointValue::Histogram { count, .. } => *count == 0,
+                _ => false,
+            }
+    }
+
     /// The point attribute `key`.
     #[must_use]
     pub fn attr(&self, key: &str) -> Option<&Value> {

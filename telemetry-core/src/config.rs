@@ -3,6 +3,7 @@
 //! Nothing here touches the network or spawns threads: [`Config::from_lookup`] turns variables
 //! into a typed value (or an [`InitError`]) so tests never mutate the process environment.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::InitError;
@@ -18,6 +19,9 @@ pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// Headers sent with every export, `k=v,k2=v2`, percent-encoded (e.g. auth for hosted backends).
 pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// PEM file of the CA certificate(s) trusted for `https://` endpoints instead of the bundled
+/// public roots (OpenTelemetry standard variable; a private CA, a test CA).
+pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
 /// Exporter timeout per request, in milliseconds.
 pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
 /// Periodic metrics export interval, in milliseconds.
@@ -25,6 +29,10 @@ pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
 /// `cumulative` (default), `delta` or `lowmemory`.
 pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+
+/// Directory of Gas Town's durable state (the counter store; later the work ledger and spool).
+/// Default: `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
+pub const GT_STATE_DIR: &str = "GT_STATE_DIR";
 
 /// Metrics URL used when only the logs URL is set (VictoriaMetrics' OTLP ingestion).
 pub const DEFAULT_METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
@@ -56,12 +64,20 @@ pub struct Config {
     pub resource_attributes: Vec<(String, String)>,
     /// Decoded `OTEL_EXPORTER_OTLP_HEADERS` pairs.
     pub headers: Vec<(String, String)>,
-    /// `OTEL_EXPORTER_OTLP_TIMEOUT`, when set; the profile's default otherwise.
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`: CA certificates (PEM) for `https://` endpoints.
+    pub certificate: Option<PathBuf>,
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`, when set to a valid value; the profile's default otherwise.
     pub export_timeout: Option<Duration>,
     /// Periodic metrics export interval.
     pub export_interval: Duration,
     /// Temporality of exported sums.
     pub temporality: TemporalityPreference,
+    /// The state directory (`GT_STATE_DIR`, else `$XDG_STATE_HOME/gastown`, else
+    /// `$HOME/.local/state/gastown`); `None` when none of them is set.
+    pub state_dir: Option<PathBuf>,
+    /// One line per value that was ignored (a malformed timeout, a header entry without `=`);
+    /// the caller prints them once. Each names the variable and never a secret value.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -96,18 +112,33 @@ impl Config {
         let logs_url = logs.unwrap_or_else(|| DEFAULT_LOGS_URL.to_owned());
         validate_url(GT_OTEL_METRICS_URL, &metrics_url)?;
         validate_url(GT_OTEL_LOGS_URL, &logs_url)?;
-        let millis = |key: &'static str| -> Result<Option<Duration>, InitError> {
-            get(key)
-                .map(|v| {
-                    v.parse::<u64>().map(Duration::from_millis).map_err(|_| {
-                        InitError::InvalidNumber {
-                            variable: key,
-                            value: v,
-                        }
-                    })
-                })
-                .transpose()
+        let mut warnings = Vec::new();
+        // The OpenTelemetry specification: an invalid value is ignored with a warning and the
+        // default applies. Zero is no usable timeout or interval either.
+        let mut millis = |key: &'static str| -> Option<Duration> {
+            let raw = get(key)?;
+            match raw.parse::<u64>() {
+                Ok(0) => {
+                    warnings.push(format!(
+                        "{key}=0 is not a usable number of milliseconds; the default applies"
+                    ));
+                    None
+                }
+                Ok(ms) => Some(Duration::from_millis(ms)),
+                Err(_) => {
+                    warnings.push(format!(
+                        "{key}={raw:?} is not a whole number of milliseconds; the default applies"
+                    ));
+                    None
+                }
+            }
         };
+        let export_timeout = millis(OTEL_EXPORTER_OTLP_TIMEOUT);
+        let export_interval =
+            millis(OTEL_METRIC_EXPORT_INTERVAL).unwrap_or(DEFAULT_EXPORT_INTERVAL);
+        let headers = get(OTEL_EXPORTER_OTLP_HEADERS)
+            .map(|raw| parse_headers(&raw, &mut warnings))
+            .unwrap_or_default();
         let temporality = match get(OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)
             .map(|v| v.to_ascii_lowercase())
             .as_deref()
@@ -127,14 +158,13 @@ impl Config {
             resource_attributes: get(OTEL_RESOURCE_ATTRIBUTES)
                 .map(|raw| parse_resource_attributes(&raw))
                 .unwrap_or_default(),
-            headers: get(OTEL_EXPORTER_OTLP_HEADERS)
-                .map(|raw| parse_resource_attributes(&raw))
-                .unwrap_or_default(),
-            export_timeout: millis(OTEL_EXPORTER_OTLP_TIMEOUT)?,
-            export_interval: millis(OTEL_METRIC_EXPORT_INTERVAL)?
-                .filter(|d| !d.is_zero())
-                .unwrap_or(DEFAULT_EXPORT_INTERVAL),
+            headers,
+            certificate: get(OTEL_EXPORTER_OTLP_CERTIFICATE).map(PathBuf::from),
+            export_timeout,
+            export_interval,
             temporality,
+            state_dir: state_dir(&get),
+            warnings,
         })
     }
 
@@ -146,9 +176,12 @@ impl Config {
             logs_url: None,
             resource_attributes: Vec::new(),
             headers: Vec::new(),
+            certificate: None,
             export_timeout: None,
             export_interval: DEFAULT_EXPORT_INTERVAL,
             temporality: TemporalityPreference::Cumulative,
+            state_dir: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -159,11 +192,99 @@ impl Config {
     }
 }
 
+/// `GT_STATE_DIR`, else `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
+fn state_dir(get: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    get(GT_STATE_DIR)
+        .map(PathBuf::from)
+        .or_else(|| get("XDG_STATE_HOME").map(|x| PathBuf::from(x).join("gastown")))
+        .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".local/state/gastown")))
+}
+
+/// Parses `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k2=v2`, percent-encoded values). An entry that is
+/// not `name=value` with a valid HTTP header name, or whose value holds a line break, is
+/// dropped with a warning that names the entry's position and key, never its value.
+fn parse_headers(raw: &str, warnings: &mut Vec<String>) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    for (position, entry) in raw.split(',').enumerate().map(|(i, e)| (i + 1, e)) {
+        if entry.trim().is_empty() {
+            continue;
+        }
+        let parsed = parse_resource_attributes(entry);
+        let valid = parsed.first().filter(|(key, value)| {
+            key.bytes().all(is_header_name_byte) && !value.contains(['\r', '\n', '\0'])
+        });
+        match valid {
+            Some(pair) => headers.push(pair.clone()),
+            None => {
+                let key = entry.split_once('=').map_or("", |(k, _)| k.trim());
+                warnings.push(format!(
+                    "{OTEL_EXPORTER_OTLP_HEADERS}: entry {position} (key {key:?}) is not a valid \
+                     name=value header and is ignored"
+                ));
+            }
+        }
+    }
+    headers
+}
+
+/// RFC 9110 token characters.
+fn is_header_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `url` with its credentials hidden, for messages and `gt otel doctor`: the user-info part
+/// (`user:pass@`) and every query value (`?token=…`) become `REDACTED`.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let (before_fragment, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let (base, query) = match before_fragment.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (before_fragment, None),
+    };
+    let mut out = String::with_capacity(url.len());
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            out.push_str(scheme);
+            out.push_str("://");
+            match authority.rsplit_once('@') {
+                Some((_, host)) => {
+                    out.push_str("REDACTED@");
+                    out.push_str(host);
+                }
+                None => out.push_str(authority),
+            }
+            out.push_str(path);
+        }
+        None => out.push_str(base),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) => format!("{key}=REDACTED"),
+                None => pair.to_owned(),
+            })
+            .collect();
+        out.push_str(&pairs.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
 /// Checks what the HTTP client would otherwise reject later, on an export thread, silently.
 fn validate_url(variable: &'static str, url: &str) -> Result<(), InitError> {
     let invalid = |reason: &str| InitError::InvalidUrl {
         variable,
-        url: url.to_owned(),
+        url: redact_url(url),
         reason: reason.to_owned(),
     };
     let rest = url
@@ -251,12 +372,77 @@ mod tests {
         assert_eq!(c.export_timeout, Some(Duration::from_millis(250)));
         assert_eq!(c.export_interval, Duration::from_secs(1));
         assert_eq!(c.temporality, TemporalityPreference::Delta);
-        assert!(
-            config(&[
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn malformed_or_zero_timeouts_fall_back_to_the_default_with_a_warning() {
+        for bad in ["1s", "-5", "0", "9999999999999999999999"] {
+            let c = config(&[
                 (GT_OTEL_LOGS_URL, "http://h/l"),
-                (OTEL_EXPORTER_OTLP_TIMEOUT, "1s")
+                (OTEL_EXPORTER_OTLP_TIMEOUT, bad),
+                (OTEL_METRIC_EXPORT_INTERVAL, bad),
             ])
-            .is_err()
+            .expect("a bad number never disables telemetry");
+            assert_eq!(c.export_timeout, None, "{bad}");
+            assert_eq!(c.export_interval, DEFAULT_EXPORT_INTERVAL, "{bad}");
+            assert_eq!(c.warnings.len(), 2, "{bad}: {:?}", c.warnings);
+            assert!(
+                c.warnings[0].contains(OTEL_EXPORTER_OTLP_TIMEOUT),
+                "{:?}",
+                c.warnings
+            );
+            assert!(
+                c.warnings[0].contains("default applies"),
+                "{:?}",
+                c.warnings
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_header_entries_are_reported_without_their_values() {
+        let c = config(&[
+            (GT_OTEL_LOGS_URL, "http://h/l"),
+            (
+                OTEL_EXPORTER_OTLP_HEADERS,
+                "authorization=Bearer%20s3cret,novalue,bad name=x,x-ok=1,x-crlf=a%0D%0Ab",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.headers,
+            vec![
+                ("authorization".to_owned(), "Bearer s3cret".to_owned()),
+                ("x-ok".to_owned(), "1".to_owned())
+            ]
         );
+        assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("entry 2"), "{:?}", c.warnings);
+        assert!(c.warnings[1].contains("\"bad name\""), "{:?}", c.warnings);
+        assert!(
+            c.warnings
+                .iter()
+                .all(|w| !w.contains("s3cret") && !w.contains("a\r"))
+        );
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        for (url, want) in [
+            ("http://h:1/v1/logs", "http://h:1/v1/logs"),
+            (
+                "https://user:pa%40ss@h/v1/logs",
+                "https://REDACTED@h/v1/logs",
+            ),
+            (
+                "http://h/p?token=abc&x=1#f",
+                "http://h/p?token=REDACTED&x=REDACTED#f",
+            ),
+            ("http://u@h?api_key=k", "http://REDACTED@h?api_key=REDACTED"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(url), want, "{url}");
+        }
     }
 }

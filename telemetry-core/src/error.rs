@@ -10,18 +10,10 @@ pub enum InitError {
     InvalidUrl {
         /// The variable that holds the URL.
         variable: &'static str,
-        /// The URL as configured.
+        /// The URL as configured, credentials redacted.
         url: String,
         /// Why it was refused.
         reason: String,
-    },
-    /// A numeric variable does not hold a whole number of milliseconds.
-    #[error("{variable}={value:?} is not a whole number of milliseconds")]
-    InvalidNumber {
-        /// The variable.
-        variable: &'static str,
-        /// Its value.
-        value: String,
     },
     /// The temporality preference is not one of the three known values.
     #[error(
@@ -30,6 +22,14 @@ pub enum InitError {
     InvalidTemporality {
         /// The value found.
         value: String,
+    },
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE` names no readable PEM file with a certificate.
+    #[error("OTEL_EXPORTER_OTLP_CERTIFICATE={path:?}: {reason}")]
+    Certificate {
+        /// The configured path.
+        path: std::path::PathBuf,
+        /// Why it could not be used.
+        reason: String,
     },
     /// The OTLP exporter refused its configuration.
     #[error("could not build the OTLP {signal} exporter: {message}")]

@@ -28,7 +28,7 @@ impl WarnOnce {
     pub(crate) fn new(signal: &'static str, url: &str) -> Self {
         Self {
             signal,
-            url: url.to_owned(),
+            url: crate::config::redact_url(url),
             warned: Arc::new(AtomicBool::new(false)),
         }
     }

@@ -1,28 +1,19 @@
-//! telemetry-core: the switch and the plumbing of Gas Town telemetry.
+//! telemetry-core: the switch and the vocabulary of Gas Town telemetry.
 //!
 //! It decides whether telemetry is on (`GT_OTEL_METRICS_URL` / `GT_OTEL_LOGS_URL`, or
-//! `OTEL_SDK_DISABLED=true` to force it off), builds the resource, and owns one metrics provider
-//! and one logs provider exporting OTLP/HTTP protobuf to the configured URLs, used verbatim.
-//! It knows no Gas Town event: the recorder crate names instruments and events; this crate hands
-//! it a [`meter()`] and a [`logger()`].
+//! `OTEL_SDK_DISABLED=true` to force it off), builds the resource, and holds the process-wide
+//! [`Provider`]: one metrics and one logs provider with their bounded shutdown. It knows no
+//! Gas Town event (the recorder crate names instruments and events; this crate hands it a
+//! [`meter()`] and a [`logger()`]) and no transport: the OTLP/HTTP exporters, the HTTP client
+//! and TLS live in `telemetry-otlp`, which builds the provider and [`install`]s it. A crate that
+//! only records therefore depends on this one and never on an HTTP stack.
 //!
-//! When telemetry is off, [`init`] returns `Ok(None)` before creating any exporter, thread or
-//! allocation, and [`meter()`], [`logger()`] and [`is_active()`] cost one atomic load.
+//! When telemetry is off, nothing is built: no exporter, thread or allocation, and
+//! [`meter()`], [`logger()`] and [`is_active()`] cost one atomic load.
 //! It is best-effort by contract: a dead backend costs a bounded time at [`Provider::shutdown`]
 //! and at most one warning line per signal on stderr, never a panic or an error exit.
 //!
-//! ```no_run
-//! let provider = match telemetry_core::init("gastown", env!("CARGO_PKG_VERSION")) {
-//!     Ok(p) => p,
-//!     Err(err) => { eprintln!("gt: warning: telemetry disabled: {err}"); None }
-//! };
-//! // ... record events through telemetry-recorder ...
-//! if let Some(p) = provider {
-//!     let _ = p.shutdown(std::time::Duration::from_secs(5));
-//! }
-//! ```
-//!
-//! It must not start an async runtime, read the environment after [`init`], or export
+//! It must not start an async runtime, read the environment after start-up, or export
 //! anything of its own.
 
 pub mod config;
@@ -42,45 +33,20 @@ pub use provider::{CARDINALITY_LIMIT, Profile, Provider, SCOPE_NAME, Service};
 /// The process-wide provider: set once by the first [`init`] call, `None` when disabled.
 static GLOBAL: OnceLock<Option<Provider>> = OnceLock::new();
 
-/// Starts process-wide telemetry from the environment with the [`Profile::OneShot`] profile.
+/// Installs the process-wide provider that `build` returns (`Ok(None)` when telemetry is off).
 ///
-/// Idempotent: the first call decides; later calls return the same provider (or `Ok(None)`).
-///
-/// # Errors
-/// An [`InitError`] for bad configuration; telemetry then stays off for the whole process and
-/// later calls return `Ok(None)`.
-pub fn init(service_name: &str, service_version: &str) -> Result<Option<Provider>, InitError> {
-    init_with(
-        Config::from_env,
-        Service {
-            name: service_name,
-            version: service_version,
-        },
-        Profile::OneShot,
-    )
-}
-
-/// Like [`init`], with the configuration source and the export profile chosen by the caller.
-///
-/// `config` runs only on the first call.
+/// Idempotent: the first call decides and runs `build`; later calls return the same provider
+/// (or `Ok(None)`) without running theirs. `telemetry_otlp::init` is the usual caller.
 ///
 /// # Errors
-/// As [`init`].
-pub fn init_with(
-    config: impl FnOnce() -> Result<Config, InitError>,
-    service: Service<'_>,
-    profile: Profile,
+/// The [`InitError`] of `build`; telemetry then stays off for the whole process and later
+/// calls return `Ok(None)`.
+pub fn install(
+    build: impl FnOnce() -> Result<Option<Provider>, InitError>,
 ) -> Result<Option<Provider>, InitError> {
     let mut failure = None;
     let provider = GLOBAL.get_or_init(|| {
-        let built = config().and_then(|config| {
-            if config.is_enabled() {
-                Provider::build(&config, service, profile).map(Some)
-            } else {
-                Ok(None)
-            }
-        });
-        built.unwrap_or_else(|err| {
+        build().unwrap_or_else(|err| {
             failure = Some(err);
             None
         })
@@ -91,7 +57,7 @@ pub fn init_with(
     }
 }
 
-/// The process-wide provider, if [`init`] enabled one.
+/// The process-wide provider, if [`install`] enabled one.
 #[inline]
 #[must_use]
 pub fn global() -> Option<&'static Provider> {

@@ -1,7 +1,9 @@
 //! The metrics and logs providers behind one handle, and their bounded shutdown.
 //!
-//! No async runtime: the OTLP exporters use the blocking HTTP client from the SDK's dedicated
-//! export threads (one for the periodic metrics reader, one for the batch log processor).
+//! The providers take their exporters from the caller ([`Provider::from_exporters`]): the OTLP
+//! transport lives in `telemetry-otlp`, so this crate pulls in no HTTP client, no TLS and no
+//! async runtime. Exports run on the SDK's dedicated threads (one for the periodic metrics
+//! reader, one for the batch log processor).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,14 +12,12 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::logs::LoggerProvider as _;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLogger, SdkLoggerProvider};
-use opentelemetry_sdk::metrics::{
-    Instrument, PeriodicReader, SdkMeterProvider, Stream, Temporality,
-};
+use opentelemetry_sdk::logs::{BatchLogProcessor, LogExporter, SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{Instrument, PeriodicReader, SdkMeterProvider, Stream};
 
-use crate::config::{Config, TemporalityPreference};
+use crate::config::Config;
 use crate::error::{InitError, ShutdownError};
 use crate::export::{WarnOnce, WarningLogExporter, WarningMetricExporter};
 use crate::resource::build_resource;
@@ -45,18 +45,21 @@ pub enum Profile {
 }
 
 impl Profile {
-    fn default_timeout(self) -> Duration {
+    /// The exporter timeout per request when `OTEL_EXPORTER_OTLP_TIMEOUT` does not set one.
+    #[must_use]
+    pub fn default_timeout(self) -> Duration {
         match self {
             Self::OneShot => Duration::from_secs(1),
             Self::Daemon => Duration::from_secs(10),
         }
     }
 
-    fn retry_policy(self) -> opentelemetry_otlp::RetryPolicy {
-        match self {
-            Self::OneShot => opentelemetry_otlp::RetryPolicy::disabled(),
-            Self::Daemon => opentelemetry_otlp::RetryPolicy::recommended(),
-        }
+    /// The exporter timeout `config` asks for, or this profile's default.
+    #[must_use]
+    pub fn timeout(self, config: &Config) -> Duration {
+        config
+            .export_timeout
+            .unwrap_or_else(|| self.default_timeout())
     }
 }
 
@@ -105,16 +108,17 @@ impl std::fmt::Debug for Provider {
 }
 
 impl Provider {
-    /// Builds providers for an enabled `config`. Not global: tests build one per receiver;
-    /// applications use [`crate::init`].
+    /// Builds providers for an enabled `config` that export through `metrics` and `logs`
+    /// (`telemetry-otlp` builds the OTLP/HTTP ones). Not global: tests build one per receiver;
+    /// applications use [`crate::install`] (through `telemetry_otlp::init`).
     ///
     /// # Errors
-    /// [`InitError::Exporter`] when the exporter refuses its configuration, or
     /// [`InitError::InvalidUrl`] when `config` is disabled (it has no URL to send to).
-    pub fn build(
+    pub fn from_exporters(
         config: &Config,
         service: Service<'_>,
-        profile: Profile,
+        metrics: impl PushMetricExporter,
+        logs: impl LogExporter + 'static,
     ) -> Result<Self, InitError> {
         let (Some(metrics_url), Some(logs_url)) = (&config.metrics_url, &config.logs_url) else {
             return Err(InitError::InvalidUrl {
@@ -130,44 +134,8 @@ impl Provider {
             &instance_id,
             &config.resource_attributes,
         );
-        let timeout = config
-            .export_timeout
-            .unwrap_or_else(|| profile.default_timeout());
-        let headers: std::collections::HashMap<String, String> =
-            config.headers.iter().cloned().collect();
-        let exporter_error = |signal: &'static str| {
-            move |e: opentelemetry_otlp::ExporterBuildError| InitError::Exporter {
-                signal,
-                message: e.to_string(),
-            }
-        };
-
-        let metric_exporter = opentelemetry_otlp::MetricExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(metrics_url.clone())
-            .with_timeout(timeout)
-            .with_headers(headers.clone())
-            .with_retry_policy(profile.retry_policy())
-            .with_temporality(match config.temporality {
-                TemporalityPreference::Cumulative => Temporality::Cumulative,
-                TemporalityPreference::Delta => Temporality::Delta,
-                TemporalityPreference::LowMemory => Temporality::LowMemory,
-            })
-            .build()
-            .map_err(exporter_error("metrics"))?;
-        let log_exporter = opentelemetry_otlp::LogExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(logs_url.clone())
-            .with_timeout(timeout)
-            .with_headers(headers)
-            .with_retry_policy(profile.retry_policy())
-            .build()
-            .map_err(exporter_error("logs"))?;
-
         let reader = PeriodicReader::builder(WarningMetricExporter {
-            inner: metric_exporter,
+            inner: metrics,
             warn: WarnOnce::new("metrics", metrics_url),
         })
         .with_interval(config.export_interval)
@@ -186,7 +154,7 @@ impl Provider {
             .with_resource(resource)
             .with_log_processor(
                 BatchLogProcessor::builder(WarningLogExporter {
-                    inner: log_exporter,
+                    inner: logs,
                     warn: WarnOnce::new("logs", logs_url),
                 })
                 .build(),
@@ -246,6 +214,7 @@ impl Provider {
             deadline,
             |i| i.meter_provider.force_flush(),
             |i| i.logger_provider.force_flush(),
+            false,
         )
     }
 
@@ -263,6 +232,7 @@ impl Provider {
             deadline,
             |i| i.meter_provider.shutdown(),
             move |i| i.logger_provider.shutdown_with_timeout(deadline),
+            true,
         )
     }
 
@@ -272,18 +242,27 @@ impl Provider {
         self.inner.shut_down.load(Ordering::Acquire)
     }
 
-    /// Runs the metrics and logs operations on two threads and waits for both, up to
-    /// `deadline`. The SDK's metrics shutdown ignores its timeout, hence the threads.
+    /// Runs the metrics and logs operations in parallel and waits for both, up to `deadline`.
+    /// Metrics always get a thread of their own (the SDK's metrics shutdown ignores its
+    /// timeout). Logs run on the calling thread when `logs_within_deadline` says their job
+    /// returns by the deadline on its own (shutdown with a timeout), and on a second thread
+    /// otherwise: one thread less at the exit of every one-shot command.
     fn in_parallel(
         &self,
         deadline: Duration,
         metrics: impl FnOnce(&Inner) -> OTelSdkResult + Send + 'static,
         logs: impl FnOnce(&Inner) -> OTelSdkResult + Send + 'static,
+        logs_within_deadline: bool,
     ) -> Result<(), ShutdownError> {
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();
-        let jobs: [(&'static str, Job); 2] =
-            [("metrics", Box::new(metrics)), ("logs", Box::new(logs))];
+        let mut jobs: Vec<(&'static str, Job)> = vec![("metrics", Box::new(metrics))];
+        let inline: Option<Job> = if logs_within_deadline {
+            Some(Box::new(logs))
+        } else {
+            jobs.push(("logs", Box::new(logs)));
+            None
+        };
         for (signal, job) in jobs {
             let (inner, tx) = (Arc::clone(&self.inner), tx.clone());
             let spawned = std::thread::Builder::new()
@@ -298,6 +277,9 @@ impl Provider {
                     message: err.to_string(),
                 });
             }
+        }
+        if let Some(job) = inline {
+            let _ = tx.send(("logs", job(&self.inner)));
         }
         drop(tx);
         let mut first_error = None;

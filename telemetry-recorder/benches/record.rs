@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use otlp_capture::Receiver;
-use telemetry_core::{Config, Profile, Provider, Service};
+use telemetry_core::{Config, Profile, Service};
 use telemetry_recorder::{ContentSettings, Recorder, WorkContext, with_work_context};
 
 fn disabled(c: &mut Criterion) {
@@ -61,7 +61,7 @@ fn enabled(c: &mut Criterion) {
         _ => None,
     })
     .expect("config");
-    let provider = Provider::build(
+    let provider = telemetry_otlp::build(
         &config,
         Service {
             name: "bench",

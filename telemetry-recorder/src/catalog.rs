@@ -36,6 +36,9 @@ pub enum Presence {
     WhenGiven,
     /// Omitted when its value is empty (correlation attributes).
     OmittedWhenEmpty,
+    /// Never on the log record: an input that only labels the event's metric series (so that
+    /// `gt otel emit` can set it and no series gets an empty label for want of a way in).
+    MetricOnly,
 }
 
 /// One log attribute.
@@ -49,6 +52,26 @@ pub struct AttrSpec {
     pub gate: Option<&'static str>,
     /// When the attribute is present.
     pub presence: Presence,
+    /// Whether `gt otel emit` refuses the event without a non-empty value for it (it names
+    /// or labels what happened; the recorder itself takes whatever it is given).
+    pub required: bool,
+}
+
+impl AttrSpec {
+    /// Whether the attribute is on the log record (every presence but [`Presence::MetricOnly`]).
+    #[must_use]
+    pub fn on_record(&self) -> bool {
+        self.presence != Presence::MetricOnly
+    }
+
+    /// The same attribute, required by `gt otel emit`.
+    #[must_use]
+    pub const fn required(self) -> Self {
+        Self {
+            required: true,
+            ..self
+        }
+    }
 }
 
 /// How an event's severity is chosen.
@@ -80,10 +103,16 @@ pub struct EventSpec {
 }
 
 impl EventSpec {
-    /// The attribute `name`.
+    /// The attribute `name` (on the record or [`Presence::MetricOnly`]).
     #[must_use]
     pub fn attribute(&self, name: &str) -> Option<&'static AttrSpec> {
         self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// Whether the event has an outcome (`status`/`error`, severity by outcome).
+    #[must_use]
+    pub fn has_outcome(&self) -> bool {
+        self.severity == SeverityRule::ByOutcome
     }
 }
 
@@ -174,35 +203,79 @@ pub fn catalog() -> &'static Catalog {
     &CATALOG
 }
 
+/// Declares [`EventKind`] and the catalogue's event list from one list, so they cannot drift.
+macro_rules! event_kinds {
+    ($($kind:ident => $spec:ident,)*) => {
+        /// A catalogued event, one variant each: `match` on it to handle every event, and adding
+        /// an event fails to compile until every such `match` handles it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $(
+                #[doc = concat!("[`event::", stringify!($spec), "`].")]
+                $kind,
+            )*
+        }
+
+        impl EventKind {
+            /// Every kind, in catalogue order.
+            pub const ALL: &'static [Self] = &[$(Self::$kind,)*];
+        }
+
+        const EVENTS: &[EventSpec] = &[$(event::$spec,)*];
+    };
+}
+
+event_kinds! {
+    BdCall => BD_CALL,
+    SessionStart => SESSION_START,
+    SessionStop => SESSION_STOP,
+    PromptSend => PROMPT_SEND,
+    AgentInstantiate => AGENT_INSTANTIATE,
+    Mail => MAIL,
+    Prime => PRIME,
+    PrimeContext => PRIME_CONTEXT,
+    AgentStateChange => AGENT_STATE_CHANGE,
+    PolecatSpawn => POLECAT_SPAWN,
+    PolecatRemove => POLECAT_REMOVE,
+    Sling => SLING,
+    Nudge => NUDGE,
+    Done => DONE,
+    DaemonRestart => DAEMON_RESTART,
+    FormulaInstantiate => FORMULA_INSTANTIATE,
+    ConvoyCreate => CONVOY_CREATE,
+    MolCook => MOL_COOK,
+    MolWisp => MOL_WISP,
+    MolSquash => MOL_SQUASH,
+    MolBurn => MOL_BURN,
+    BeadCreate => BEAD_CREATE,
+    PaneOutput => PANE_OUTPUT,
+    AgentEvent => AGENT_EVENT,
+    AgentUsage => AGENT_USAGE,
+}
+
+impl EventKind {
+    /// The event's catalogue entry.
+    #[must_use]
+    pub fn spec(self) -> &'static EventSpec {
+        &EVENTS[self as usize]
+    }
+
+    /// The event name (the record body).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The kind of the event called `name`, if it is catalogued.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.name() == name)
+    }
+}
+
 static CATALOG: Catalog = Catalog {
     correlation: &[RUN_ID, WORK_RIG, WORK_BEAD, WORK_MOL],
-    events: &[
-        event::BD_CALL,
-        event::SESSION_START,
-        event::SESSION_STOP,
-        event::PROMPT_SEND,
-        event::AGENT_INSTANTIATE,
-        event::MAIL,
-        event::PRIME,
-        event::PRIME_CONTEXT,
-        event::AGENT_STATE_CHANGE,
-        event::POLECAT_SPAWN,
-        event::POLECAT_REMOVE,
-        event::SLING,
-        event::NUDGE,
-        event::DONE,
-        event::DAEMON_RESTART,
-        event::FORMULA_INSTANTIATE,
-        event::CONVOY_CREATE,
-        event::MOL_COOK,
-        event::MOL_WISP,
-        event::MOL_SQUASH,
-        event::MOL_BURN,
-        event::BEAD_CREATE,
-        event::PANE_OUTPUT,
-        event::AGENT_EVENT,
-        event::AGENT_USAGE,
-    ],
+    events: EVENTS,
     instruments: &[
         instrument::BD_CALLS_TOTAL,
         instrument::SESSION_STARTS_TOTAL,
@@ -239,6 +312,7 @@ const fn attr(name: &'static str, kind: AttrKind) -> AttrSpec {
         kind,
         gate: None,
         presence: Presence::Always,
+        required: false,
     }
 }
 const fn s(name: &'static str) -> AttrSpec {
@@ -253,6 +327,7 @@ const fn gated(name: &'static str, gate: &'static str) -> AttrSpec {
         kind: AttrKind::Str,
         gate: Some(gate),
         presence: Presence::Always,
+        required: false,
     }
 }
 const fn given(name: &'static str, kind: AttrKind) -> AttrSpec {
@@ -261,6 +336,7 @@ const fn given(name: &'static str, kind: AttrKind) -> AttrSpec {
         kind,
         gate: None,
         presence: Presence::WhenGiven,
+        required: false,
     }
 }
 const fn unless_empty(name: &'static str) -> AttrSpec {
@@ -269,6 +345,18 @@ const fn unless_empty(name: &'static str) -> AttrSpec {
         kind: AttrKind::Str,
         gate: None,
         presence: Presence::OmittedWhenEmpty,
+        required: false,
+    }
+}
+/// A required string attribute.
+const fn req(name: &'static str) -> AttrSpec {
+    s(name).required()
+}
+/// A required string input that only labels the event's metrics.
+const fn label_only(name: &'static str) -> AttrSpec {
+    AttrSpec {
+        presence: Presence::MetricOnly,
+        ..req(name)
     }
 }
 
@@ -510,7 +598,8 @@ pub mod event {
     use super::{
         AttrKind, AttrSpec, ERROR, EventSpec, GT_LOG_AGENT_OUTPUT, GT_LOG_BD_OUTPUT,
         GT_LOG_MAIL_BODY, GT_LOG_PANE_OUTPUT, GT_LOG_PRIME_CONTEXT, GT_LOG_PROMPT_KEYS, STATUS,
-        SeverityRule, WORK_BEAD, WORK_MOL, WORK_RIG, attr, gated, given, instrument, int, s,
+        SeverityRule, WORK_BEAD, WORK_MOL, WORK_RIG, attr, gated, given, instrument, int,
+        label_only, req, s,
     };
 
     const fn ev(
@@ -547,7 +636,7 @@ pub mod event {
             "bd.call",
             &[
                 s("subcommand"),
-                s("args"),
+                req("args"),
                 attr("duration_ms", AttrKind::Double),
                 STATUS,
                 ERROR,
@@ -560,20 +649,20 @@ pub mod event {
     /// `session.start`.
     pub const SESSION_START: EventSpec = event!(
         "session.start",
-        [s("session_id"), s("role"), STATUS, ERROR],
+        [req("session_id"), req("role"), STATUS, ERROR],
         instrument::SESSION_STARTS_TOTAL
     );
     /// `session.stop`.
     pub const SESSION_STOP: EventSpec = event!(
         "session.stop",
-        [s("session_id"), STATUS, ERROR],
+        [req("session_id"), STATUS, ERROR],
         instrument::SESSION_STOPS_TOTAL
     );
     /// `prompt.send`.
     pub const PROMPT_SEND: EventSpec = event!(
         "prompt.send",
         [
-            s("session"),
+            req("session"),
             int("keys_len"),
             int("debounce_ms"),
             STATUS,
@@ -591,8 +680,8 @@ pub mod event {
                 super::RUN_ID,
                 s("instance"),
                 s("town_root"),
-                s("agent_type"),
-                s("role"),
+                req("agent_type"),
+                req("role"),
                 s("agent_name"),
                 s("session_id"),
                 s("rig"),
@@ -607,7 +696,7 @@ pub mod event {
     pub const MAIL: EventSpec = event!(
         "mail",
         [
-            s("operation"),
+            req("operation"),
             STATUS,
             ERROR,
             given("msg.id", AttrKind::Str),
@@ -628,7 +717,7 @@ pub mod event {
     pub const PRIME: EventSpec = event!(
         "prime",
         [
-            s("role"),
+            req("role"),
             attr("hook_mode", AttrKind::Bool),
             STATUS,
             ERROR,
@@ -643,44 +732,54 @@ pub mod event {
         name: "prime.context",
         severity: SeverityRule::Info,
         gate: Some(GT_LOG_PRIME_CONTEXT),
-        attributes: &[s("role"), attr("hook_mode", AttrKind::Bool), s("formula")],
+        attributes: &[
+            req("role"),
+            attr("hook_mode", AttrKind::Bool),
+            req("formula"),
+        ],
         counter: None,
         instruments: &[],
     };
     /// `agent.state_change` (`hook_bead` is `""` when none).
     pub const AGENT_STATE_CHANGE: EventSpec = event!(
         "agent.state_change",
-        [s("agent_id"), s("new_state"), s("hook_bead"), STATUS, ERROR],
+        [
+            req("agent_id"),
+            req("new_state"),
+            s("hook_bead"),
+            STATUS,
+            ERROR
+        ],
         instrument::AGENT_STATE_CHANGES_TOTAL
     );
     /// `polecat.spawn`.
     pub const POLECAT_SPAWN: EventSpec = event!(
         "polecat.spawn",
-        [s("name"), STATUS, ERROR],
+        [req("name"), STATUS, ERROR],
         instrument::POLECAT_SPAWNS_TOTAL
     );
     /// `polecat.remove`.
     pub const POLECAT_REMOVE: EventSpec = event!(
         "polecat.remove",
-        [s("name"), STATUS, ERROR],
+        [req("name"), STATUS, ERROR],
         instrument::POLECAT_REMOVES_TOTAL
     );
     /// `sling`.
     pub const SLING: EventSpec = event!(
         "sling",
-        [s("bead"), s("target"), STATUS, ERROR],
+        [req("bead"), req("target"), STATUS, ERROR],
         instrument::SLING_DISPATCHES_TOTAL
     );
     /// `nudge`.
     pub const NUDGE: EventSpec = event!(
         "nudge",
-        [s("target"), STATUS, ERROR],
+        [req("target"), STATUS, ERROR],
         instrument::NUDGE_TOTAL
     );
     /// `done` (`exit_type` is `COMPLETED`, `ESCALATED` or `DEFERRED`).
     pub const DONE: EventSpec = event!(
         "done",
-        [s("exit_type"), STATUS, ERROR],
+        [req("exit_type"), STATUS, ERROR],
         instrument::DONE_TOTAL
     );
     /// `daemon.restart` (INFO).
@@ -688,34 +787,34 @@ pub mod event {
         severity: SeverityRule::Info,
         ..event!(
             "daemon.restart",
-            [s("agent_type")],
+            [req("agent_type")],
             instrument::DAEMON_AGENT_RESTARTS_TOTAL
         )
     };
     /// `formula.instantiate`.
     pub const FORMULA_INSTANTIATE: EventSpec = event!(
         "formula.instantiate",
-        [s("formula_name"), s("bead_id"), STATUS, ERROR],
+        [req("formula_name"), req("bead_id"), STATUS, ERROR],
         instrument::FORMULA_INSTANTIATIONS_TOTAL
     );
     /// `convoy.create`.
     pub const CONVOY_CREATE: EventSpec = event!(
         "convoy.create",
-        [s("bead_id"), STATUS, ERROR],
+        [req("bead_id"), STATUS, ERROR],
         instrument::CONVOY_CREATES_TOTAL
     );
     /// `mol.cook`.
     pub const MOL_COOK: EventSpec = event!(
         "mol.cook",
-        [s("formula_name"), STATUS, ERROR],
+        [req("formula_name"), STATUS, ERROR],
         instrument::MOL_COOKS_TOTAL
     );
     /// `mol.wisp`.
     pub const MOL_WISP: EventSpec = event!(
         "mol.wisp",
         [
-            s("formula_name"),
-            s("wisp_root_id"),
+            req("formula_name"),
+            req("wisp_root_id"),
             s("bead_id"),
             STATUS,
             ERROR
@@ -726,7 +825,7 @@ pub mod event {
     pub const MOL_SQUASH: EventSpec = event!(
         "mol.squash",
         [
-            s("mol_id"),
+            req("mol_id"),
             int("done_steps"),
             int("total_steps"),
             attr("digest_created", AttrKind::Bool),
@@ -738,7 +837,7 @@ pub mod event {
     /// `mol.burn`.
     pub const MOL_BURN: EventSpec = event!(
         "mol.burn",
-        [s("mol_id"), int("children_closed"), STATUS, ERROR],
+        [req("mol_id"), int("children_closed"), STATUS, ERROR],
         instrument::MOL_BURNS_TOTAL
     );
     /// `bead.create` (INFO).
@@ -746,7 +845,7 @@ pub mod event {
         severity: SeverityRule::Info,
         ..event!(
             "bead.create",
-            [s("bead_id"), s("parent_id"), s("mol_source")],
+            [req("bead_id"), s("parent_id"), s("mol_source")],
             instrument::BEAD_CREATES_TOTAL
         )
     };
@@ -756,7 +855,7 @@ pub mod event {
         gate: Some(GT_LOG_PANE_OUTPUT),
         ..event!(
             "pane.output",
-            [s("session"), s("content")],
+            [req("session"), s("content")],
             instrument::PANE_OUTPUT_TOTAL
         )
     };
@@ -768,9 +867,9 @@ pub mod event {
         ..event!(
             "agent.event",
             [
-                s("session"),
-                s("agent_type"),
-                s("event_type"),
+                req("session"),
+                req("agent_type"),
+                req("event_type"),
                 s("role"),
                 s("content"),
                 s("native_session_id"),
@@ -778,7 +877,8 @@ pub mod event {
             instrument::AGENT_EVENTS_TOTAL
         )
     };
-    /// `agent.usage` (INFO; timestamped with the transcript's time).
+    /// `agent.usage` (INFO; timestamped with the transcript's time). `agent_type`, `role` and
+    /// `rig` label its metrics only (`rig` is empty for town-level agents).
     pub const AGENT_USAGE: EventSpec = EventSpec {
         severity: SeverityRule::Info,
         instruments: &[
@@ -789,16 +889,22 @@ pub mod event {
         ..ev(
             "agent.usage",
             &[
-                s("session"),
+                req("session"),
                 s("native_session_id"),
                 int("input_tokens"),
                 int("output_tokens"),
                 int("cache_read_tokens"),
                 int("cache_creation_tokens"),
-                s("model"),
+                req("model"),
                 given("cost_usd", AttrKind::Double),
                 given("cache_creation_5m_tokens", AttrKind::Int),
                 given("cache_creation_1h_tokens", AttrKind::Int),
+                label_only("agent_type"),
+                label_only("role"),
+                AttrSpec {
+                    required: false,
+                    ..label_only("rig")
+                },
             ],
             instrument::AGENT_EVENTS_TOTAL.name,
         )
@@ -901,6 +1007,61 @@ mod tests {
                 "{}",
                 e.name
             );
+        }
+    }
+
+    #[test]
+    fn event_kinds_are_the_catalogue_in_order() {
+        let names: Vec<_> = EventKind::ALL.iter().map(|k| k.name()).collect();
+        let catalogued: Vec<_> = catalog().events.iter().map(|e| e.name).collect();
+        assert_eq!(names, catalogued);
+        for &kind in EventKind::ALL {
+            assert_eq!(EventKind::from_name(kind.name()), Some(kind));
+            assert!(std::ptr::eq(
+                kind.spec(),
+                catalog().event(kind.name()).unwrap()
+            ));
+        }
+        assert_eq!(EventKind::from_name("no.such.event"), None);
+    }
+
+    /// Labels the recorder computes rather than takes: the outcome, one point per token type,
+    /// the formula of a `formula_name`, and `agent.usage`'s fixed `event_type`.
+    fn derived_label(event: &EventSpec, label: &str) -> bool {
+        match label {
+            "status" => event.has_outcome(),
+            "type" => event.name == "agent.usage",
+            "formula" => event.attribute("formula_name").is_some(),
+            "event_type" => event.name == "agent.usage",
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn every_metric_label_is_a_catalogued_input_of_its_event() {
+        for e in catalog().events {
+            for name in e.instruments {
+                let inst = catalog().instrument(name).unwrap();
+                for label in inst.attributes {
+                    assert!(
+                        e.attribute(label).is_some() || derived_label(e, label),
+                        "{}: {name} is labelled by `{label}`, which the event cannot be given",
+                        e.name
+                    );
+                }
+            }
+            for a in e.attributes.iter().filter(|a| !a.on_record()) {
+                assert!(
+                    e.instruments.iter().any(|i| catalog()
+                        .instrument(i)
+                        .unwrap()
+                        .attributes
+                        .contains(&a.name)),
+                    "{}: metric-only `{}` labels no metric",
+                    e.name,
+                    a.name
+                );
+            }
         }
     }
 

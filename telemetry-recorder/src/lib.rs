@@ -9,7 +9,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! let provider = telemetry_core::init("gastown", "1.0.0").ok().flatten();
+//! let provider = telemetry_otlp::init("gastown", "1.0.0").ok().flatten();
 //! // One atomic load and nothing else when telemetry is off:
 //! telemetry_recorder::record_bd_call(&["show", "gt-42"], Duration::from_millis(12), Ok(()), b"", b"");
 //! let err = std::io::Error::other("no such bead");
@@ -41,6 +41,8 @@
 //! `pane.output`, `agent.event` and `prime.context` are not recorded at all (no counter
 //! either) while their gate is closed. Truncation ([`truncate()`]) never splits a UTF-8
 //! character; the limit counts the trailing `…`, so a truncated value is at most `limit` bytes.
+//! Secrets passed to bd (`--token`, `--password`, …) never reach `bd.call`'s `args`:
+//! [`redact_args`] replaces their values with `[REDACTED]`.
 //!
 //! # Cardinality
 //! Every instrument keeps at most [`telemetry_core::CARDINALITY_LIMIT`] (2000) distinct
@@ -64,6 +66,7 @@ mod global;
 mod layer;
 pub mod prometheus;
 mod recorder;
+pub mod redact;
 pub mod settings;
 pub mod truncate;
 
@@ -89,5 +92,6 @@ pub use global::{
 };
 pub use layer::{EXCLUDED_TARGETS, is_excluded_target, tracing_layer};
 pub use recorder::Recorder;
+pub use redact::redact_args;
 pub use settings::{ContentSettings, SettingsError};
 pub use truncate::truncate;

@@ -7,7 +7,7 @@
 //! A `Recorder` never checks whether telemetry is on (it has a provider, so it is); the free
 //! `record_*` functions do. It must not read the environment per call, nor touch HTTP.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
@@ -40,50 +40,75 @@ pub struct Recorder {
 
 #[derive(Debug)]
 struct Instruments {
-    bd_calls: Counter<u64>,
-    bd_duration: Histogram<f64>,
-    session_starts: Counter<u64>,
-    session_stops: Counter<u64>,
-    prompt_sends: Counter<u64>,
-    pane_output: Counter<u64>,
-    agent_events: Counter<u64>,
-    agent_instantiations: Counter<u64>,
-    prime: Counter<u64>,
-    agent_state_changes: Counter<u64>,
-    polecat_spawns: Counter<u64>,
-    polecat_removes: Counter<u64>,
-    sling: Counter<u64>,
-    mail: Counter<u64>,
-    nudge: Counter<u64>,
-    done: Counter<u64>,
-    daemon_restarts: Counter<u64>,
-    formula_instantiations: Counter<u64>,
-    convoy_creates: Counter<u64>,
-    mol_cooks: Counter<u64>,
-    mol_wisps: Counter<u64>,
-    mol_squashes: Counter<u64>,
-    mol_burns: Counter<u64>,
-    bead_creates: Counter<u64>,
-    token_usage: Counter<u64>,
-    token_cost: Counter<f64>,
+    bd_calls: Lazy<Counter<u64>>,
+    bd_duration: Lazy<Histogram<f64>>,
+    session_starts: Lazy<Counter<u64>>,
+    session_stops: Lazy<Counter<u64>>,
+    prompt_sends: Lazy<Counter<u64>>,
+    pane_output: Lazy<Counter<u64>>,
+    agent_events: Lazy<Counter<u64>>,
+    agent_instantiations: Lazy<Counter<u64>>,
+    prime: Lazy<Counter<u64>>,
+    agent_state_changes: Lazy<Counter<u64>>,
+    polecat_spawns: Lazy<Counter<u64>>,
+    polecat_removes: Lazy<Counter<u64>>,
+    sling: Lazy<Counter<u64>>,
+    mail: Lazy<Counter<u64>>,
+    nudge: Lazy<Counter<u64>>,
+    done: Lazy<Counter<u64>>,
+    daemon_restarts: Lazy<Counter<u64>>,
+    formula_instantiations: Lazy<Counter<u64>>,
+    convoy_creates: Lazy<Counter<u64>>,
+    mol_cooks: Lazy<Counter<u64>>,
+    mol_wisps: Lazy<Counter<u64>>,
+    mol_squashes: Lazy<Counter<u64>>,
+    mol_burns: Lazy<Counter<u64>>,
+    bead_creates: Lazy<Counter<u64>>,
+    token_usage: Lazy<Counter<u64>>,
+    token_cost: Lazy<Counter<f64>>,
 }
+
+/// An instrument built on first use: a command registers only the instruments it records
+/// (building all 26 up front was a fifth of a one-shot `gt prime`'s instructions).
+type Lazy<T> = LazyLock<T, Box<dyn FnOnce() -> T + Send>>;
 
 impl Instruments {
     fn new(meter: &Meter) -> Self {
-        let c = |spec: &InstrumentSpec| {
-            meter
-                .u64_counter(spec.name)
-                .with_unit(spec.unit)
-                .with_description(spec.description)
-                .build()
+        let c = |spec: &'static InstrumentSpec| -> Lazy<Counter<u64>> {
+            let meter = meter.clone();
+            LazyLock::new(Box::new(move || {
+                meter
+                    .u64_counter(spec.name)
+                    .with_unit(spec.unit)
+                    .with_description(spec.description)
+                    .build()
+            }))
+        };
+        let histogram = {
+            let meter = meter.clone();
+            let spec = &instrument::BD_DURATION_MS;
+            LazyLock::new(Box::new(move || {
+                meter
+                    .f64_histogram(spec.name)
+                    .with_unit(spec.unit)
+                    .with_description(spec.description)
+                    .build()
+            }) as Box<dyn FnOnce() -> Histogram<f64> + Send>)
+        };
+        let cost = {
+            let meter = meter.clone();
+            let spec = &instrument::TOKEN_COST_USD;
+            LazyLock::new(Box::new(move || {
+                meter
+                    .f64_counter(spec.name)
+                    .with_unit(spec.unit)
+                    .with_description(spec.description)
+                    .build()
+            }) as Box<dyn FnOnce() -> Counter<f64> + Send>)
         };
         Self {
             bd_calls: c(&instrument::BD_CALLS_TOTAL),
-            bd_duration: meter
-                .f64_histogram(instrument::BD_DURATION_MS.name)
-                .with_unit(instrument::BD_DURATION_MS.unit)
-                .with_description(instrument::BD_DURATION_MS.description)
-                .build(),
+            bd_duration: histogram,
             session_starts: c(&instrument::SESSION_STARTS_TOTAL),
             session_stops: c(&instrument::SESSION_STOPS_TOTAL),
             prompt_sends: c(&instrument::PROMPT_SENDS_TOTAL),
@@ -107,11 +132,7 @@ impl Instruments {
             mol_burns: c(&instrument::MOL_BURNS_TOTAL),
             bead_creates: c(&instrument::BEAD_CREATES_TOTAL),
             token_usage: c(&instrument::TOKEN_USAGE),
-            token_cost: meter
-                .f64_counter(instrument::TOKEN_COST_USD.name)
-                .with_unit(instrument::TOKEN_COST_USD.unit)
-                .with_description(instrument::TOKEN_COST_USD.description)
-                .build(),
+            token_cost: cost,
         }
     }
 }
@@ -184,13 +205,6 @@ fn put_status(rec: &mut SdkLogRecord, status: &Status) {
     rec.add_attribute("error", AnyValue::String(status.error.clone()));
 }
 
-fn severity_text(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "ERROR",
-        _ => "INFO",
-    }
-}
-
 impl Recorder {
     /// Creates every instrument on `provider`'s meter, with the process's content settings
     /// (read from the environment once per process), `GT_RUN` and host name.
@@ -235,13 +249,16 @@ impl Recorder {
         &self.settings
     }
 
-    /// A log record for `spec`: body, event name, severity and timestamp set.
+    /// A log record for `spec`: body, event name, severity number and timestamp set.
+    ///
+    /// The severity text stays unset, as the Go original leaves it: a backend then derives one
+    /// name from the number (VictoriaLogs: `Info`, `Error`) instead of splitting one level
+    /// between our `INFO` and its own `Info`.
     fn start(&self, spec: &EventSpec, severity: Severity, at: SystemTime) -> SdkLogRecord {
         let mut rec = self.logger.create_log_record();
         rec.set_event_name(spec.name);
         rec.set_body(AnyValue::String(StringValue::from(spec.name)));
         rec.set_severity_number(severity);
-        rec.set_severity_text(severity_text(severity));
         rec.set_timestamp(at);
         rec
     }
@@ -293,7 +310,8 @@ impl Recorder {
         self.emit(rec, RunId::Ambient);
     }
 
-    /// `bd.call`: one `bd` invocation. `stdout`/`stderr` (lossy UTF-8, truncated to
+    /// `bd.call`: one `bd` invocation. `args` with secret values redacted
+    /// ([`crate::redact_args`]); `stdout`/`stderr` (lossy UTF-8, truncated to
     /// `GT_LOG_BD_CONTENT_LIMIT`) only with `GT_LOG_BD_OUTPUT=true`.
     pub fn bd_call(
         &self,
@@ -312,7 +330,10 @@ impl Recorder {
 
         let mut rec = self.start(&event::BD_CALL, status.severity(), SystemTime::now());
         rec.add_attribute("subcommand", string(subcommand));
-        rec.add_attribute("args", AnyValue::String(StringValue::from(args.join(" "))));
+        rec.add_attribute(
+            "args",
+            AnyValue::String(StringValue::from(crate::redact::redact_args(args))),
+        );
         rec.add_attribute("duration_ms", AnyValue::Double(duration_ms));
         put_status(&mut rec, &status);
         if self.settings.bd_output {

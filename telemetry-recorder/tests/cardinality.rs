@@ -20,7 +20,7 @@ fn sessions_past_the_limit_fold_into_the_overflow_series_and_totals_are_kept() {
 
     let points: Vec<_> = metrics
         .iter()
-        .filter(|p| p.name == "gastown.pane.output.total")
+        .filter(|p| p.name == "gastown.pane.output.total" && !p.is_start_point())
         .collect();
     let overflow = Value::Bool(true);
     let (folded, kept): (Vec<&&MetricPoint>, Vec<&&MetricPoint>) = points

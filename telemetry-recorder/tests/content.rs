@@ -317,12 +317,12 @@ fn failed_outcomes_are_error_severity_with_consistent_status() {
     let failed = record_with(&logs, "session.start", "session_id", "s-1");
     assert_eq!(
         (failed.severity_number, failed.severity_text.as_str()),
-        (17, "ERROR")
+        (17, "")
     );
     assert_eq!(failed.str_attr("status"), Some("error"));
     assert_eq!(failed.str_attr("error"), Some("tmux: no server running"));
     let ok = record_with(&logs, "session.start", "session_id", "s-2");
-    assert_eq!((ok.severity_number, ok.severity_text.as_str()), (9, "INFO"));
+    assert_eq!((ok.severity_number, ok.severity_text.as_str()), (9, ""));
     assert_eq!(
         (ok.str_attr("status"), ok.str_attr("error")),
         (Some("ok"), Some(""))

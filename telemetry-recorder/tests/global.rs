@@ -14,7 +14,7 @@ use telemetry_recorder::{WorkContext, set_work_context, with_run_id, work_contex
 fn free_functions_record_through_the_global_provider_with_the_work_context() {
     let rx = Receiver::start().unwrap();
     let (metrics, logs) = (rx.url("/v1/metrics"), rx.url("/v1/logs"));
-    let provider = telemetry_core::init_with(
+    let provider = telemetry_otlp::init_with(
         || {
             Config::from_lookup(|k| match k {
                 "GT_OTEL_METRICS_URL" => Some(metrics.clone()),

@@ -25,7 +25,7 @@ fn provider_for(rx: &Receiver) -> Provider {
         name: "runtime-test",
         version: "0.0.0",
     };
-    Provider::build(&config, service, Profile::OneShot).unwrap()
+    telemetry_otlp::build(&config, service, Profile::OneShot).unwrap()
 }
 
 /// Points of `name` from export number `nth` (1-based), told apart by their timestamps.
@@ -33,7 +33,7 @@ fn export_points(rx: &Receiver, name: &str, nth: usize) -> Vec<MetricPoint> {
     let points: Vec<MetricPoint> = rx
         .metrics()
         .into_iter()
-        .filter(|p| p.name == name)
+        .filter(|p| p.name == name && !p.is_start_point())
         .collect();
     let mut times: Vec<u64> = points.iter().map(|p| p.time_unix_nano).collect();
     times.sort_unstable();

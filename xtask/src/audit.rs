@@ -24,13 +24,14 @@ use telemetry_recorder::prometheus::{SeriesKind, series_names};
 pub const BLOCKS: [&str; 3] = ["events", "attributes", "instruments"];
 
 /// The crates whose sources are scanned for environment variables.
-pub const SCANNED_CRATES: [&str; 6] = [
+pub const SCANNED_CRATES: [&str; 7] = [
     "telemetry-core",
     "telemetry-recorder",
     "telemetry-subprocess",
     "telemetry-runtime",
     "gt-cli",
     "agent-transcripts",
+    "bounded-process",
 ];
 
 fn type_word(kind: AttrKind) -> &'static str {
@@ -61,6 +62,7 @@ fn presence_word(presence: Presence) -> &'static str {
         Presence::Always => "always",
         Presence::WhenGiven => "when given",
         Presence::OmittedWhenEmpty => "omitted when empty",
+        Presence::MetricOnly => "metric label only",
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod flake_hunt;
 pub mod markdown;
+pub mod process_bench;
 
 use std::fmt;
 use std::path::PathBuf;

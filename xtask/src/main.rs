@@ -12,7 +12,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("audit") => audit(args.iter().any(|a| a == "--fix")),
-        Some("bench") => bench(),
+        Some("bench") => bench(args.iter().any(|a| a == "--process")),
+        Some("bench-process-runner") => match xtask::process_bench::runner(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("bench-process-runner: {err:#}");
+                ExitCode::from(1)
+            }
+        },
         Some("flake-hunt") => flake_hunt(&args[1..]),
         Some("catalog") => {
             match serde_json::to_string_pretty(telemetry_recorder::catalog()) {
@@ -23,7 +30,8 @@ fn main() -> ExitCode {
         }
         None | Some("help" | "--help" | "-h") => {
             println!(
-                "cargo xtask <task>\n\ntasks:\n  audit [--fix]  docs/ and code agree (--fix rewrites the generated tables)\n  bench          run the benchmarks and print a table\n  catalog        print the recorder's catalogue as JSON\n  flake-hunt N [--no-load]\n                 run the test suite N times on a loaded machine, report every failure"
+                "cargo xtask <task>\n\ntasks:\n  audit [--fix]  docs/ and code agree (--fix rewrites the generated tables)\n  bench [--process]  run the benchmarks (--process: only the gt process benchmark), print the
+                     tables and write them into docs/performance.md\n  catalog        print the recorder's catalogue as JSON\n  flake-hunt N [--no-load]\n                 run the test suite N times on a loaded machine, report every failure"
             );
             ExitCode::SUCCESS
         }
@@ -74,14 +82,123 @@ fn flake_hunt(args: &[String]) -> ExitCode {
     }
 }
 
-/// Runs every benchmark briefly and prints criterion's summary lines as a table.
-fn bench() -> ExitCode {
+/// Runs every benchmark briefly (criterion) and the process benchmark, prints the tables and
+/// writes them into the generated block of docs/performance.md.
+fn bench(process_only: bool) -> ExitCode {
+    let mut ok = true;
+    let mut blocks = Vec::new();
+    if !process_only {
+        let (table, criterion_ok) = criterion_table();
+        ok &= criterion_ok;
+        blocks.push(("criterion", table));
+    }
+    match process_table() {
+        Ok(table) => blocks.push(("process", table)),
+        Err(err) => {
+            ok = false;
+            eprintln!("process benchmark FAILED: {err:#}");
+        }
+    }
+    let doc = root().join("docs/performance.md");
+    for (marker, table) in &blocks {
+        println!("{table}");
+        if let Err(err) = write_generated(&doc, marker, table) {
+            ok = false;
+            eprintln!("xtask: could not update {}: {err}", doc.display());
+        }
+    }
+    println!("(written to {})", doc.display());
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Replaces the block between `<!-- xtask bench MARKER: begin -->` and its `end` marker.
+fn write_generated(doc: &std::path::Path, marker: &str, body: &str) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(doc)?;
+    let begin = format!("<!-- xtask bench {marker}: begin -->");
+    let end = format!("<!-- xtask bench {marker}: end -->");
+    let (Some(b), Some(e)) = (text.find(&begin), text.find(&end)) else {
+        return Err(std::io::Error::other(format!(
+            "markers {begin} / {end} not found"
+        )));
+    };
+    let mut new = String::with_capacity(text.len() + body.len());
+    new.push_str(&text[..b + begin.len()]);
+    new.push('\n');
+    new.push_str(body.trim());
+    new.push('\n');
+    new.push_str(&text[e..]);
+    std::fs::write(doc, new)
+}
+
+/// `gt prime --no-bd` with telemetry off, on with a live receiver, and on with a refused port.
+fn process_table() -> anyhow::Result<String> {
+    use xtask::process_bench::{Case, build_release_gt, measure};
+    let gt = build_release_gt(&root())?;
+    let receiver = otlp_capture::Receiver::start()?;
+    let on = |metrics: String, logs: String| {
+        vec![
+            ("GT_OTEL_METRICS_URL".to_owned(), metrics),
+            ("GT_OTEL_LOGS_URL".to_owned(), logs),
+        ]
+    };
+    let cases = [
+        Case {
+            name: "off".to_owned(),
+            env: Vec::new(),
+        },
+        Case {
+            name: "on, live receiver (http)".to_owned(),
+            env: on(receiver.url("/v1/metrics"), receiver.url("/v1/logs")),
+        },
+        Case {
+            name: "on, refused port".to_owned(),
+            env: on(
+                "http://127.0.0.1:1/v1/metrics".to_owned(),
+                "http://127.0.0.1:1/v1/logs".to_owned(),
+            ),
+        },
+    ];
+    let (rounds, runs) = (5, 40);
+    let samples = measure(&gt, &["prime", "--no-bd"], &cases, rounds, runs)?;
+    let off = samples
+        .get("off")
+        .map_or(0.0, xtask::process_bench::Sample::cpu_ms);
+    let mut table = format!(
+        "\n`gt prime --no-bd` (release), {} runs per case in {rounds} alternating rounds; CPU = \
+         user + system of the gt processes (getrusage of children), RSS = largest peak of one run\n\n\
+         | case | CPU per run | × off | wall per run | peak RSS |\n|---|---|---|---|---|\n",
+        rounds * runs
+    );
+    for case in &cases {
+        let s = samples[&case.name];
+        table.push_str(&format!(
+            "| {} | {:.2} ms | {:.2}× | {:.2} ms | {:.1} MiB |\n",
+            case.name,
+            s.cpu_ms(),
+            s.cpu_ms() / off.max(f64::EPSILON),
+            s.wall_ms(),
+            s.max_rss_kib as f64 / 1024.0
+        ));
+    }
+    let delivered = receiver.logs().len();
+    table.push_str(&format!(
+        "\nThe live receiver got {delivered} prime log records (one per counted and warm-up run).\n"
+    ));
+    Ok(table)
+}
+
+/// Every criterion benchmark, briefly, as a table; false when one failed.
+fn criterion_table() -> (String, bool) {
     let benches = [
         ("telemetry-recorder", "record"),
         ("telemetry-runtime", "observe"),
         ("agent-transcripts", "parse"),
     ];
-    println!("| crate | bench | result |\n|---|---|---|");
+    let mut table = String::from("| crate | bench | result |\n|---|---|---|\n");
     let mut ok = true;
     for (krate, bench) in benches {
         let out = Command::new(env!("CARGO"))
@@ -102,30 +219,28 @@ fn bench() -> ExitCode {
         match out {
             Ok(out) if out.status.success() => {
                 for (name, figure) in criterion_figures(&String::from_utf8_lossy(&out.stdout)) {
-                    println!("| {krate} | {name} | {figure} |");
+                    table.push_str(&format!("| {krate} | {name} | {figure} |\n"));
                 }
             }
             Ok(out) => {
                 ok = false;
-                println!(
-                    "| {krate} | {bench} | FAILED: {} |",
+                table.push_str(&format!(
+                    "| {krate} | {bench} | FAILED: {} |\n",
                     String::from_utf8_lossy(&out.stderr)
                         .lines()
                         .last()
                         .unwrap_or("")
-                );
+                ));
             }
             Err(err) => {
                 ok = false;
-                println!("| {krate} | {bench} | could not run cargo: {err} |");
+                table.push_str(&format!(
+                    "| {krate} | {bench} | could not run cargo: {err} |\n"
+                ));
             }
         }
     }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    (table, ok)
 }
 
 /// The (benchmark, `time:`/`thrpt:` estimate) pairs of criterion's output, without the

@@ -89,7 +89,7 @@ impl std::fmt::Debug for TelemetrySink {
 }
 
 struct Probe {
-    client: reqwest::blocking::Client,
+    transport: telemetry_otlp::Transport,
     url: String,
     headers: Vec<(String, String)>,
 }
@@ -109,13 +109,9 @@ impl TelemetrySink {
         let agent_output =
             telemetry_recorder::global_recorder().is_some_and(|r| r.settings().agent_output);
         let probe = config.logs_url.as_ref().and_then(|url| {
-            let client = reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(2))
-                .connect_timeout(Duration::from_secs(2))
-                .build()
-                .ok()?;
+            let transport = telemetry_otlp::Transport::new(config, Duration::from_secs(2)).ok()?;
             Some(Probe {
-                client,
+                transport,
                 url: url.clone(),
                 headers: config.headers.clone(),
             })
@@ -246,18 +242,10 @@ impl Sink for TelemetrySink {
         let Some(probe) = &self.probe else {
             return true;
         };
-        // An empty ExportLogsServiceRequest: valid OTLP that carries no record.
-        let mut request = probe
-            .client
-            .post(&probe.url)
-            .header("content-type", "application/x-protobuf")
-            .body(Vec::new());
-        for (k, v) in &probe.headers {
-            request = request.header(k, v);
-        }
-        request
-            .send()
-            .is_ok_and(|response| response.status().is_success())
+        probe
+            .transport
+            .probe(&probe.url, &probe.headers)
+            .is_ok_and(|seen| seen.accepted())
     }
 }
 

@@ -75,7 +75,7 @@ fn start_telemetry() -> anyhow::Result<Option<(Provider, Config)>> {
         return Ok(None);
     }
     let for_init = config.clone();
-    let provider = telemetry_core::init_with(
+    let provider = telemetry_otlp::init_with(
         move || Ok(for_init),
         Service {
             name: "gastown",

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use telemetry_core::Config;
-use telemetry_core::config::{GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL};
+use telemetry_core::config::{GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, redact_url};
 use telemetry_recorder::settings as gates;
 
 use crate::args::DoctorArgs;
@@ -29,34 +29,50 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
             "telemetry: off ({GT_OTEL_METRICS_URL} and {GT_OTEL_LOGS_URL} unset, or OTEL_SDK_DISABLED=true)"
         );
     }
-    let timeout = Duration::from_millis(args.timeout_ms);
+    for warning in &config.warnings {
+        println!("configuration: WARNING: {warning}");
+    }
+    let transport =
+        match telemetry_otlp::Transport::new(&config, Duration::from_millis(args.timeout_ms)) {
+            Ok(transport) => transport,
+            Err(err) => {
+                println!("configuration: INVALID: {err}");
+                return Ok(ExitCode::from(1));
+            }
+        };
     for (signal, var, url) in [
         ("metrics", GT_OTEL_METRICS_URL, &config.metrics_url),
         ("logs", GT_OTEL_LOGS_URL, &config.logs_url),
     ] {
         let Some(url) = url else { continue };
+        let shown = redact_url(url);
         let source = if env(var).is_some() {
             format!("from {var}")
         } else {
             format!("default; {var} unset")
         };
-        match probe(url, &config.headers, timeout) {
-            Ok((status, took)) if (200..300).contains(&status) => {
+        match transport.probe(url, &config.headers) {
+            Ok(seen) if seen.accepted() => {
                 println!(
-                    "{signal}: {url} ({source}): reachable, HTTP {status} in {} ms",
-                    took.as_millis()
+                    "{signal}: {shown} ({source}): reachable, HTTP {} in {} ms",
+                    seen.status,
+                    seen.elapsed.as_millis()
                 );
             }
-            Ok((status, took)) => {
+            Ok(seen) => {
                 healthy = false;
                 println!(
-                    "{signal}: {url} ({source}): UNHEALTHY, HTTP {status} in {} ms",
-                    took.as_millis()
+                    "{signal}: {shown} ({source}): UNHEALTHY, HTTP {} in {} ms",
+                    seen.status,
+                    seen.elapsed.as_millis()
                 );
             }
             Err(err) => {
                 healthy = false;
-                println!("{signal}: {url} ({source}): UNREACHABLE: {err}");
+                println!(
+                    "{signal}: {shown} ({source}): UNREACHABLE: {}",
+                    err.replace(url.as_str(), &shown)
+                );
             }
         }
     }
@@ -131,44 +147,6 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// POSTs an empty OTLP protobuf export request (a valid, empty `Export*ServiceRequest`) and
-/// returns the HTTP status and the round-trip time.
-fn probe(
-    url: &str,
-    headers: &[(String, String)],
-    timeout: Duration,
-) -> Result<(u16, Duration), String> {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut request = client
-        .post(url)
-        .header("content-type", "application/x-protobuf")
-        .body(Vec::new());
-    for (key, value) in headers {
-        request = request.header(key, value);
-    }
-    let started = Instant::now();
-    match request.send() {
-        Ok(response) => Ok((response.status().as_u16(), started.elapsed())),
-        Err(err) if err.is_timeout() => Err(format!("no answer within {} ms", timeout.as_millis())),
-        Err(err) => Err(error_chain(&err)),
-    }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The path a program name resolves to through PATH (or itself when it holds a slash).

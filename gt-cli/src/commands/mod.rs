@@ -32,7 +32,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// problems are one warning line each and never change the exit code.
 fn with_telemetry(command: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     let provider =
-        telemetry_core::init("gastown", env!("CARGO_PKG_VERSION")).unwrap_or_else(|err| {
+        telemetry_otlp::init("gastown", env!("CARGO_PKG_VERSION")).unwrap_or_else(|err| {
             eprintln!("gt: warning: telemetry disabled: {err}");
             None
         });

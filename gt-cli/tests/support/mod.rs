@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use otlp_capture::Value;
 use telemetry_recorder::catalog::{AttrKind, catalog};
 
-/// A `gt` command with a clean telemetry and identity environment.
+/// A `gt` command with a clean telemetry and identity environment, and a state directory of
+/// its own (a fresh temporary one: the durable counter store never leaks between tests; a test
+/// that runs gt several times against one store sets `GT_STATE_DIR` itself).
 pub(crate) fn gt() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gt"));
     for (var, _) in std::env::vars() {
@@ -21,10 +23,21 @@ pub(crate) fn gt() -> Command {
             cmd.env_remove(&var);
         }
     }
-    for var in ["TMUX", "TMUX_PANE"] {
+    for var in ["TMUX", "TMUX_PANE", "XDG_STATE_HOME"] {
         cmd.env_remove(var);
     }
+    cmd.env("GT_STATE_DIR", state_dir());
     cmd
+}
+
+/// A fresh temporary state directory, removed when the test process exits (the OS cleans
+/// the temp dir; these are a few KiB each).
+pub(crate) fn state_dir() -> PathBuf {
+    tempfile::Builder::new()
+        .prefix("gt-state-")
+        .tempdir()
+        .expect("temp state dir")
+        .keep()
 }
 
 /// Runs and asserts success.
@@ -195,12 +208,14 @@ pub(crate) fn sample(event: &str, attr: &str, kind: AttrKind) -> (String, Option
     }
 }
 
-/// `gt otel emit` for `event` with every settable attribute, gates open.
+/// `gt otel emit` for `event` with every settable attribute, gates open, and a failure
+/// (`--error boom`) when the event has an outcome.
 pub(crate) fn emit_all_attributes(cmd: &mut Command, event: &str) {
     let spec = catalog().event(event).unwrap();
-    cmd.args([
-        "otel", "emit", event, "--status", "error", "--error", "boom",
-    ]);
+    cmd.args(["otel", "emit", event]);
+    if spec.has_outcome() {
+        cmd.args(["--status", "error", "--error", "boom"]);
+    }
     for attr in spec
         .attributes
         .iter()

@@ -28,7 +28,7 @@ impl Harness {
             _ => None,
         })
         .expect("valid config");
-        let provider = Provider::build(
+        let provider = telemetry_otlp::build(
             &config,
             Service {
                 name: "gastown-test",
@@ -84,7 +84,8 @@ pub fn count_key(record: &LogRecord, key: &str) -> usize {
     record.attributes.iter().filter(|(k, _)| k == key).count()
 }
 
-/// The points of `name` whose attributes are exactly `attrs` (in any order).
+/// The points of `name` whose attributes are exactly `attrs` (in any order), without the
+/// series' zero start points.
 pub fn points<'a>(
     metrics: &'a [MetricPoint],
     name: &str,
@@ -92,7 +93,7 @@ pub fn points<'a>(
 ) -> Vec<&'a MetricPoint> {
     metrics
         .iter()
-        .filter(|p| p.name == name)
+        .filter(|p| p.name == name && !p.is_start_point())
         .filter(|p| {
             p.attributes.len() == attrs.len() && attrs.iter().all(|(k, v)| p.attr(k) == Some(v))
         })

@@ -10,7 +10,7 @@ fn thread_count() -> usize {
 #[test]
 fn disabled_when_both_urls_unset_and_no_thread_is_started() {
     let before = thread_count();
-    let result = telemetry_core::init_with(
+    let result = telemetry_otlp::init_with(
         || Config::from_lookup(|_| None),
         Service {
             name: "gastown",
@@ -22,7 +22,7 @@ fn disabled_when_both_urls_unset_and_no_thread_is_started() {
     assert!(!telemetry_core::is_active());
     assert!(telemetry_core::meter().is_none() && telemetry_core::logger().is_none());
     // A later call with URLs does not change the first decision.
-    let later = telemetry_core::init_with(
+    let later = telemetry_otlp::init_with(
         || {
             Config::from_lookup(|k| {
                 (k == "GT_OTEL_LOGS_URL").then(|| "http://127.0.0.1:9/l".into())

@@ -6,7 +6,7 @@ use std::time::Duration;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
 
 fn main() {
-    let provider = match telemetry_core::init("gastown-example", env!("CARGO_PKG_VERSION")) {
+    let provider = match telemetry_otlp::init("gastown-example", env!("CARGO_PKG_VERSION")) {
         Ok(Some(provider)) => provider,
         Ok(None) => {
             println!("telemetry is off (set GT_OTEL_METRICS_URL or GT_OTEL_LOGS_URL)");

@@ -28,7 +28,7 @@ fn provider_for(receiver: &Receiver, extra: &[(&str, String)]) -> Provider {
         ("GT_OTEL_LOGS_URL", receiver.url("/custom/insert/logs")),
     ];
     vars.extend(extra.iter().cloned());
-    Provider::build(&config(&vars), SERVICE, Profile::OneShot).expect("provider builds")
+    telemetry_otlp::build(&config(&vars), SERVICE, Profile::OneShot).expect("provider builds")
 }
 
 fn emit(provider: &Provider, body: &'static str) {
@@ -213,7 +213,7 @@ fn shutdown_returns_within_deadline_when_port_refuses() {
             format!("http://127.0.0.1:{port}/v1/logs"),
         ),
     ];
-    let provider = Provider::build(&config(&vars), SERVICE, Profile::OneShot).unwrap();
+    let provider = telemetry_otlp::build(&config(&vars), SERVICE, Profile::OneShot).unwrap();
     emit(&provider, "refused");
     let started = Instant::now();
     let result = provider.shutdown(Duration::from_secs(3));

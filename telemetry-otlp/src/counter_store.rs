@@ -1,0 +1,510 @@
+//! The durable counter store: host-level totals of every counter and histogram series, kept in
+//! one small file under the state directory and advanced by each `gt` process under an
+//! advisory lock.
+//!
+//! Why it exists: a one-shot process that exports its own cumulative series (one sample, its
+//! own `service.instance.id`) is invisible to `rate()` and, for values of 10 and more, to
+//! VictoriaMetrics' `increase()` (see docs/architecture.md, "Counting with short-lived
+//! processes"). Here each process merges the *increments* it made into the store, and exports
+//! the store's totals: one series per (instrument, attribute set) for the whole host, growing
+//! from invocation to invocation.
+//!
+//! Every series keeps the pair (total, time of its last update), both written under the lock,
+//! with the time strictly increasing per series *in whole milliseconds* (Prometheus-style
+//! backends keep millisecond timestamps: two points in one millisecond would be one sample,
+//! and a later one of them could read as a counter reset). Whatever process exports a state exports the
+//! identical point, so a backend never sees a counter go down (two processes exporting in the
+//! opposite order of their updates send older points later, never a smaller value at a later
+//! time). A series also carries its creation time, exported as a zero point, so the first
+//! increment counts in `increase()` whatever its size.
+//!
+//! It must not export, print, or hold the lock longer than a read, a merge and a write.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// The store's file name inside the state directory.
+pub const STORE_FILE: &str = "counters.json";
+/// The advisory lock's file name (the store itself is replaced by rename, so it cannot carry
+/// the lock).
+pub const LOCK_FILE: &str = "counters.lock";
+/// Series kept at most; increments of new series past it are dropped with a warning (the
+/// recorder's cardinality limit keeps real use far below).
+pub const MAX_SERIES: usize = 20_000;
+
+/// One attribute value, as OTLP types it. Doubles compare and hash by their bits, so a series
+/// key is an ordinary map key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttrValue {
+    /// A string.
+    S(String),
+    /// A signed integer.
+    I(i64),
+    /// A double.
+    F(f64),
+    /// A boolean.
+    B(bool),
+}
+
+impl PartialEq for AttrValue {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::S(a), Self::S(b)) => a == b,
+            (Self::I(a), Self::I(b)) => a == b,
+            (Self::F(a), Self::F(b)) => a.to_bits() == b.to_bits(),
+            (Self::B(a), Self::B(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for AttrValue {}
+
+impl std::hash::Hash for AttrValue {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Self::S(s) => s.hash(state),
+            Self::I(i) => i.hash(state),
+            Self::F(f) => f.to_bits().hash(state),
+            Self::B(b) => b.hash(state),
+        }
+    }
+}
+
+/// What a series aggregates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Value {
+    /// A monotonic integer sum.
+    IntSum {
+        /// The total.
+        total: u64,
+    },
+    /// A monotonic floating-point sum.
+    FloatSum {
+        /// The total.
+        total: f64,
+    },
+    /// An explicit-bucket histogram.
+    Histogram {
+        /// Bucket upper bounds.
+        bounds: Vec<f64>,
+        /// Count per bucket (`bounds.len() + 1` entries).
+        counts: Vec<u64>,
+        /// Number of recorded values.
+        count: u64,
+        /// Their sum.
+        sum: f64,
+    },
+}
+
+/// An increment one process made to one series since its previous export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Increment {
+    /// Resource attributes of the series, sorted by key, without `service.instance.id` (the
+    /// store's own is added at export): operators' attributes such as
+    /// `deployment.environment` make series of their own.
+    pub resource: Vec<(String, AttrValue)>,
+    /// Instrumentation scope name.
+    pub scope: String,
+    /// Instrument name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// Description.
+    pub description: String,
+    /// Data point attributes, sorted by key.
+    pub attrs: Vec<(String, AttrValue)>,
+    /// The increment, in the shape of the series.
+    pub delta: Value,
+}
+
+/// One host-level series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// Resource attributes, sorted by key, without `service.instance.id`.
+    pub resource: Vec<(String, AttrValue)>,
+    /// Instrumentation scope name.
+    pub scope: String,
+    /// Instrument name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// Description.
+    pub description: String,
+    /// Data point attributes, sorted by key.
+    pub attrs: Vec<(String, AttrValue)>,
+    /// When the series was created (its zero point), ns since the epoch.
+    pub start_ns: u64,
+    /// When it last changed, ns since the epoch; strictly increasing.
+    pub time_ns: u64,
+    /// The totals.
+    #[serde(flatten)]
+    pub value: Value,
+}
+
+/// The totals of one host (or, without a state directory, of one process).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Format version.
+    pub version: u32,
+    /// The `service.instance.id` its series are exported under.
+    pub instance_id: String,
+    /// Every series.
+    pub series: Vec<Series>,
+}
+
+impl Totals {
+    /// Empty totals under a new instance id.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            version: 1,
+            instance_id: uuid_v4(),
+            series: Vec::new(),
+        }
+    }
+
+    /// Adds `increments` at `now_ns`; returns how many were dropped because the store was full
+    /// or their shape did not match the series (a histogram whose bounds changed).
+    pub fn merge(&mut self, increments: &[Increment], now_ns: u64) -> usize {
+        let index: HashMap<SeriesKey<'_>, usize> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key(), i))
+            .collect();
+        // Indices only: the map borrows series keys, so plan the work first.
+        let plan: Vec<Option<usize>> = increments
+            .iter()
+            .map(|inc| index.get(&inc.key()).copied())
+            .collect();
+        drop(index);
+        let mut dropped = 0;
+        for (inc, found) in increments.iter().zip(plan) {
+            match found {
+                Some(i) => {
+                    let series = &mut self.series[i];
+                    if add(&mut series.value, &inc.delta) {
+                        series.time_ns = whole_ms(now_ns).max(series.time_ns + MS);
+                    } else {
+                        dropped += 1;
+                    }
+                }
+                None if self.series.len() >= MAX_SERIES => dropped += 1,
+                None => self.series.push(Series {
+                    resource: inc.resource.clone(),
+                    scope: inc.scope.clone(),
+                    name: inc.name.clone(),
+                    unit: inc.unit.clone(),
+                    description: inc.description.clone(),
+                    attrs: inc.attrs.clone(),
+                    // The zero point lies one millisecond before the first value.
+                    start_ns: whole_ms(now_ns).saturating_sub(MS),
+                    time_ns: whole_ms(now_ns),
+                    value: inc.delta.clone(),
+                }),
+            }
+        }
+        dropped
+    }
+}
+
+/// What tells series apart: resource, scope, name and point attributes.
+pub type SeriesKey<'a> = (
+    &'a [(String, AttrValue)],
+    &'a str,
+    &'a str,
+    &'a [(String, AttrValue)],
+);
+
+impl Series {
+    /// This series' identity.
+    #[must_use]
+    pub fn key(&self) -> SeriesKey<'_> {
+        (&self.resource, &self.scope, &self.name, &self.attrs)
+    }
+}
+
+impl Increment {
+    /// The identity of the series this increment belongs to.
+    #[must_use]
+    pub fn key(&self) -> SeriesKey<'_> {
+        (&self.resource, &self.scope, &self.name, &self.attrs)
+    }
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One millisecond in nanoseconds: the resolution of every stored time.
+pub const MS: u64 = 1_000_000;
+
+/// `ns` rounded down to a whole millisecond.
+#[must_use]
+pub fn whole_ms(ns: u64) -> u64 {
+    ns - ns % MS
+}
+
+/// Adds `delta` into `total`; false when their shapes differ.
+fn add(total: &mut Value, delta: &Value) -> bool {
+    match (total, delta) {
+        (Value::IntSum { total }, Value::IntSum { total: d }) => {
+            *total = total.saturating_add(*d);
+            true
+        }
+        (Value::FloatSum { total }, Value::FloatSum { total: d }) => {
+            *total += d;
+            true
+        }
+        (
+            Value::Histogram {
+                bounds,
+                counts,
+                count,
+                sum,
+            },
+            Value::Histogram {
+                bounds: db,
+                counts: dc,
+                count: dn,
+                sum: ds,
+            },
+        ) if bounds == db && counts.len() == dc.len() => {
+            for (c, d) in counts.iter_mut().zip(dc) {
+                *c = c.saturating_add(*d);
+            }
+            *count = count.saturating_add(*dn);
+            *sum += ds;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Why the store could not be used; the caller warns once and keeps per-process totals.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The state directory or a file in it could not be created, locked, read or written.
+    #[error("counter store {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A store file in a state directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// What one [`Store::advance`] did.
+#[derive(Debug)]
+pub struct Advanced {
+    /// The totals after the merge, as written.
+    pub totals: Totals,
+    /// Increments dropped (store full, shape changed).
+    pub dropped: usize,
+    /// Set when the file was unreadable and was moved aside (its name) and started afresh.
+    pub recovered_from: Option<PathBuf>,
+}
+
+impl Store {
+    /// The store in `dir` (created on first use).
+    #[must_use]
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The store file's path.
+    #[must_use]
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(STORE_FILE)
+    }
+
+    /// Under the lock: reads the totals, adds `increments` (stamped now), writes them back
+    /// atomically (temporary file + rename) and returns them. With no increments nothing is
+    /// written.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the directory, the lock or the files cannot be used.
+    pub fn advance(&self, increments: &[Increment]) -> Result<Advanced, StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { path, source }
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let lock_path = self.dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        lock.lock().map_err(io(&lock_path))?;
+        let path = self.path();
+        let mut recovered_from = None;
+        let mut totals = match read(&path) {
+            Ok(Some(totals)) => totals,
+            Ok(None) => Totals::new(),
+            Err(ReadError::Io(source)) => return Err(StoreError::Io { path, source }),
+            Err(ReadError::Corrupt) => {
+                let aside = self.dir.join(format!("{STORE_FILE}.corrupt-{}", now_ns()));
+                std::fs::rename(&path, &aside).map_err(io(&path))?;
+                recovered_from = Some(aside);
+                Totals::new()
+            }
+        };
+        let dropped = totals.merge(increments, now_ns());
+        if !increments.is_empty() || recovered_from.is_some() {
+            write_atomically(&self.dir, &path, &totals).map_err(io(&path))?;
+        }
+        drop(lock);
+        Ok(Advanced {
+            totals,
+            dropped,
+            recovered_from,
+        })
+    }
+}
+
+enum ReadError {
+    Io(std::io::Error),
+    Corrupt,
+}
+
+fn read(path: &Path) -> Result<Option<Totals>, ReadError> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(ReadError::Io(err)),
+    };
+    let mut text = Vec::new();
+    file.read_to_end(&mut text).map_err(ReadError::Io)?;
+    match serde_json::from_slice::<Totals>(&text) {
+        Ok(totals) if totals.version == 1 => Ok(Some(totals)),
+        _ => Err(ReadError::Corrupt),
+    }
+}
+
+fn write_atomically(dir: &Path, path: &Path, totals: &Totals) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{STORE_FILE}.tmp-{}", std::process::id()));
+    let mut file = File::create(&tmp)?;
+    let json = serde_json::to_vec(totals).map_err(std::io::Error::other)?;
+    file.write_all(&json)?;
+    // No fsync: a crash of the machine may lose the last increments; a crash of the process
+    // cannot tear the file (the rename is atomic).
+    drop(file);
+    std::fs::rename(&tmp, path)
+}
+
+/// Nanoseconds since the Unix epoch.
+#[must_use]
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+fn uuid_v4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inc(name: &str, status: &str, n: u64) -> Increment {
+        Increment {
+            resource: vec![("service.name".into(), AttrValue::S("gastown".into()))],
+            scope: "gastown".into(),
+            name: name.into(),
+            unit: "{call}".into(),
+            description: String::new(),
+            attrs: vec![("status".into(), AttrValue::S(status.into()))],
+            delta: Value::IntSum { total: n },
+        }
+    }
+
+    #[test]
+    fn increments_add_up_and_times_strictly_increase() {
+        let mut t = Totals::new();
+        let at = 7 * MS + 123;
+        assert_eq!(t.merge(&[inc("a", "ok", 10)], at), 0);
+        assert_eq!(t.merge(&[inc("a", "ok", 5), inc("a", "error", 1)], at), 0);
+        assert_eq!(t.series.len(), 2);
+        assert_eq!(t.series[0].value, Value::IntSum { total: 15 });
+        // Same millisecond: the second update moves one millisecond on.
+        assert_eq!(
+            (t.series[0].start_ns, t.series[0].time_ns),
+            (6 * MS, 8 * MS)
+        );
+        assert_eq!(t.series[1].value, Value::IntSum { total: 1 });
+    }
+
+    #[test]
+    fn a_histogram_whose_bounds_changed_is_not_mixed() {
+        let h = |bounds: Vec<f64>| Increment {
+            delta: Value::Histogram {
+                counts: vec![1; bounds.len() + 1],
+                bounds,
+                count: 3,
+                sum: 6.0,
+            },
+            ..inc("h", "ok", 0)
+        };
+        let mut t = Totals::new();
+        assert_eq!(t.merge(&[h(vec![1.0, 2.0])], 1), 0);
+        assert_eq!(t.merge(&[h(vec![1.0, 2.0])], 2), 0);
+        assert_eq!(t.merge(&[h(vec![5.0])], 3), 1);
+        assert!(matches!(t.series[0].value, Value::Histogram { count: 6, .. }));
+    }
+
+    #[test]
+    fn the_store_survives_processes_and_recovers_from_a_corrupt_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let first = store.advance(&[inc("a", "ok", 3)]).unwrap();
+        let second = store.advance(&[inc("a", "ok", 4)]).unwrap();
+        assert_eq!(first.totals.instance_id, second.totals.instance_id);
+        assert_eq!(second.totals.series[0].value, Value::IntSum { total: 7 });
+        std::fs::write(store.path(), b"{torn").unwrap();
+        let third = store.advance(&[inc("a", "ok", 1)]).unwrap();
+        assert!(third.recovered_from.is_some_and(|p| p.exists()));
+        assert_ne!(third.totals.instance_id, first.totals.instance_id);
+        assert_eq!(third.totals.series[0].value, Value::IntSum { total: 1 });
+    }
+
+    #[test]
+    fn concurrent_processes_never_lose_an_increment() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Store::new(dir.path());
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        store.advance(&[inc("a", "ok", 1)]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let last = Store::new(dir.path()).advance(&[]).unwrap();
+        assert_eq!(last.totals.series[0].value, Value::IntSum { total: 200 });
+    }
+}
