@@ -160,7 +160,9 @@ fn first_message(lines: &[&str]) -> String {
         let message: Vec<&str> = lines[at + 1..]
             .iter()
             .map(|l| l.trim())
-            .take_while(|l| !l.is_empty() && !l.starts_with("note: run with"))
+            .take_while(|l| {
+                !l.is_empty() && !l.starts_with("note: run with") && *l != "stack backtrace:"
+            })
             .collect();
         return clip(&format!("{} (at {location})", message.join(" ")));
     }
@@ -389,6 +391,8 @@ failures:
 
 thread 'work::tests::flaky' panicked at gt-cli/src/work.rs:10:5:
 Spawn { bin: \"/tmp/bd\", source: ExecutableFileBusy }
+stack backtrace:
+   0: __rustc::rust_begin_unwind
 note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
 
 
