@@ -22,6 +22,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Some("flake-hunt") => flake_hunt(&args[1..]),
         Some("catalog") => {
             match serde_json::to_string_pretty(telemetry_recorder::catalog()) {
                 Ok(json) => println!("{json}"),
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
         None | Some("help" | "--help" | "-h") => {
             println!(
                 "cargo xtask <task>\n\ntasks:\n  audit [--fix]  docs/ and code agree (--fix rewrites the generated tables)\n  bench [--process]  run the benchmarks (--process: only the gt process benchmark), print the
-                     tables and write them into docs/performance.md\n  catalog        print the recorder's catalogue as JSON"
+                     tables and write them into docs/performance.md\n  catalog        print the recorder's catalogue as JSON\n  flake-hunt N [--no-load]\n                 run the test suite N times on a loaded machine, report every failure"
             );
             ExitCode::SUCCESS
         }
@@ -58,6 +59,26 @@ fn audit(fix: bool) -> ExitCode {
         }
         Err(err) => {
             eprintln!("audit: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `flake-hunt N [--no-load]`: see `xtask::flake_hunt`.
+fn flake_hunt(args: &[String]) -> ExitCode {
+    let runs = args.iter().find_map(|a| a.parse::<usize>().ok());
+    let unknown = args
+        .iter()
+        .find(|a| a.parse::<usize>().is_err() && a.as_str() != "--no-load");
+    let (Some(runs @ 1..), None) = (runs, unknown) else {
+        eprintln!("usage: cargo xtask flake-hunt N [--no-load]  (N >= 1 runs)");
+        return ExitCode::from(2);
+    };
+    match xtask::flake_hunt::run(&root(), runs, !args.iter().any(|a| a == "--no-load")) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("flake-hunt: {err:#}");
             ExitCode::from(1)
         }
     }
