@@ -225,11 +225,13 @@ fn increments(
             sum.data_points
                 .iter()
                 .filter_map(|p| {
+                    // A zero increment is kept: it creates a series that has not counted yet
+                    // (an observed counter still at 0) and gives an existing one a fresh sample.
                     let value = match p.value? {
-                        number_data_point::Value::AsInt(v) if v > 0 => Value::IntSum {
+                        number_data_point::Value::AsInt(v) if v >= 0 => Value::IntSum {
                             total: u64::try_from(v).ok()?,
                         },
-                        number_data_point::Value::AsDouble(v) if v > 0.0 => {
+                        number_data_point::Value::AsDouble(v) if v >= 0.0 => {
                             Value::FloatSum { total: v }
                         }
                         _ => return None,
