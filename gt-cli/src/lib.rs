@@ -9,3 +9,4 @@ pub mod bd;
 pub mod emit;
 pub mod tmux;
 pub mod work;
+pub mod work_source;
