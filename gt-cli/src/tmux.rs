@@ -35,7 +35,11 @@ pub fn inject_args(session: &str, ctx: &WorkContext) -> Vec<String> {
         if !args.is_empty() {
             args.push(";".to_owned());
         }
-        args.extend(["set-environment".to_owned(), "-t".to_owned(), literal(session)]);
+        args.extend([
+            "set-environment".to_owned(),
+            "-t".to_owned(),
+            literal(session),
+        ]);
         if value.is_empty() {
             args.extend(["-u", key].map(str::to_owned));
         } else {

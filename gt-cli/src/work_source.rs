@@ -227,14 +227,19 @@ mod tests {
         ledger.append(change, Source::PrimeHook).unwrap();
         let resolved = resolve(&lookup, Some("s".into()));
         assert_eq!(
-            (resolved.origin, resolved.ctx.bead.as_str(), resolved.ctx.rig.as_str()),
+            (
+                resolved.origin,
+                resolved.ctx.bead.as_str(),
+                resolved.ctx.rig.as_str()
+            ),
             (Origin::Ledger, "new", "r")
         );
-        ledger
-            .append(Change::default(), Source::EmptyHook)
-            .unwrap();
+        ledger.append(Change::default(), Source::EmptyHook).unwrap();
         let resolved = resolve(&lookup, Some("s".into()));
-        assert_eq!((resolved.origin, resolved.ctx.is_empty()), (Origin::Ledger, true));
+        assert_eq!(
+            (resolved.origin, resolved.ctx.is_empty()),
+            (Origin::Ledger, true)
+        );
         // Without a session, only the environment applies.
         assert_eq!(resolve(&lookup, None).ctx.bead, "old");
         assert_eq!(resolve(&env(&[]), None).origin, Origin::None);

@@ -101,7 +101,8 @@ mod tests {
 
     #[test]
     fn work_attributes_never_reach_the_resource() {
-        let extra = parse_resource_attributes("gt.role=mayor,gt.work_bead=old,gt.work_rig=r,gt.work_mol=m");
+        let extra =
+            parse_resource_attributes("gt.role=mayor,gt.work_bead=old,gt.work_rig=r,gt.work_mol=m");
         let resource = build_resource("gastown", "0", "id", &extra);
         assert_eq!(
             resource.get(&opentelemetry::Key::from_static_str("gt.role")),
