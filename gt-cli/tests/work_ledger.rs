@@ -309,3 +309,85 @@ fn an_unwritable_state_dir_is_one_warning_and_tmux_still_gets_the_context() {
     assert_eq!(tmux.get("GT_WORK_BEAD").as_deref(), Some("gt-7"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ledger: not recorded"));
 }
+
+#[test]
+fn otel_env_survives_eval_in_sh_with_hostile_values_and_carries_the_ledger_context() {
+    let state = state_dir();
+    let hostile = "it's \"$(touch pwned)\" `id` $HOME \\ ;|& \n second line";
+    run_ok(
+        gt().args(["prime", "--role", "mayor", "--bead", hostile])
+            .env("GT_STATE_DIR", &state)
+            .env("GT_SESSION", "s"),
+    );
+    let work_dir = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        gt().args(["otel", "env", "--shell", "sh"])
+            .env("GT_STATE_DIR", &state)
+            .env("GT_SESSION", "s")
+            .env("GT_ROLE", hostile)
+            .env("GT_WORK_BEAD", "stale")
+            .env("GT_OTEL_LOGS_URL", "http://127.0.0.1:1/v1/logs"),
+    );
+    let script = String::from_utf8(out.stdout).unwrap();
+    let shown = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{script}\nprintf '%s' \"$GT_WORK_BEAD\" > bead; printf '%s' \"$OTEL_RESOURCE_ATTRIBUTES\" > attrs"
+        ))
+        .current_dir(work_dir.path())
+        .env_clear()
+        .status()
+        .unwrap();
+    assert!(shown.success(), "{script}");
+    assert!(!work_dir.path().join("pwned").exists(), "nothing executed");
+    let bead = std::fs::read_to_string(work_dir.path().join("bead")).unwrap();
+    assert_eq!(
+        bead, hostile,
+        "the ledger's bead, unchanged, not the stale env"
+    );
+    let attrs = std::fs::read_to_string(work_dir.path().join("attrs")).unwrap();
+    let attrs = telemetry_core::resource::parse_resource_attributes(&attrs);
+    assert!(
+        attrs.contains(&("gt.role".to_owned(), hostile.to_owned())),
+        "{attrs:?}"
+    );
+    assert!(
+        attrs.contains(&("gt.work_bead".to_owned(), hostile.to_owned())),
+        "{attrs:?}"
+    );
+    // Telemetry off: nothing to export, nothing printed.
+    let off = run_ok(gt().args(["otel", "env"]).env("GT_SESSION", "s"));
+    assert!(off.stdout.is_empty());
+}
+
+#[test]
+fn gt_work_shows_the_current_context_and_history() {
+    let state = state_dir();
+    for bead in ["gt-1", "gt-2"] {
+        run_ok(
+            gt().args(["prime", "--role", "mayor", "--bead", bead])
+                .env("GT_STATE_DIR", &state)
+                .env("GT_SESSION", "w"),
+        );
+    }
+    let out = run_ok(
+        gt().args(["work", "--json"])
+            .env("GT_STATE_DIR", &state)
+            .env("GT_SESSION", "w"),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["session"], "w");
+    assert_eq!(json["current"]["bead"], "gt-2");
+    let history = json["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0]["bead"], "gt-1");
+    assert_eq!(history[1]["source"], "flags");
+    let text = run_ok(
+        gt().arg("work")
+            .env("GT_STATE_DIR", &state)
+            .env("GT_SESSION", "w"),
+    );
+    assert!(String::from_utf8_lossy(&text.stdout).contains("bead=gt-2"));
+    let none = gt().arg("work").output().unwrap();
+    assert!(!none.status.success(), "no session is an error");
+}

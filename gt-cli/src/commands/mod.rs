@@ -5,7 +5,9 @@ mod bd;
 mod completions;
 mod doctor;
 mod emit;
+mod otel_env;
 mod prime;
+mod work;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,6 +26,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Otel(OtelCommand::Doctor(args)) => doctor::run(&args),
         Command::Otel(OtelCommand::Emit(args)) => emit::run(&args),
         Command::Completions(args) => Ok(completions::run(&args)),
+        Command::Work(args) => work::run(&args),
+        Command::Otel(OtelCommand::Env(args)) => Ok(otel_env::run(&args)),
         Command::AgentLog(args) => agent_log::run(&args),
     }
 }
