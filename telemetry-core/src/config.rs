@@ -191,6 +191,17 @@ impl Config {
     }
 }
 
+/// The state directory whether telemetry is on or off (the work ledger is written either
+/// way): `GT_STATE_DIR`, else `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`;
+/// `None` when none is set. Empty values count as unset.
+pub fn state_dir_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    state_dir(&|key: &str| {
+        lookup(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    })
+}
+
 /// `GT_STATE_DIR`, else `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
 fn state_dir(get: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     get(GT_STATE_DIR)
