@@ -151,6 +151,13 @@ env_vars! {
     /// itself; none for `gt bd`, which is bounded only when this is set.
     GT_BD_TIMEOUT_MS;
 
+    // The project's own test switches.
+
+    /// `1` runs the tests that read data back from real VictoriaMetrics and VictoriaLogs on
+    /// 127.0.0.1:8428 and :9428 (`.ci/run` sets it; `cargo xtask flake-hunt` sets it when both
+    /// answer). Default: unset (those tests skip).
+    GT_IT_BACKENDS;
+
     // gt agent-log.
 
     /// The agent whose transcripts `gt agent-log` reads when `--agent` is not given

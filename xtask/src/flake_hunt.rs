@@ -281,7 +281,7 @@ fn cargo_output(root: &Path, args: &[&str], backends: bool) -> anyhow::Result<(S
         .stdout(writer.try_clone().context("pipe")?)
         .stderr(writer);
     if backends {
-        cmd.env("GT_IT_BACKENDS", "1");
+        cmd.env(telemetry_core::env::GT_IT_BACKENDS, "1");
     }
     let mut child = cmd.spawn().context("could not start cargo")?;
     // The command holds the pipe's write ends; drop them so the read sees the end.
@@ -308,7 +308,8 @@ pub fn run(root: &Path, runs: usize, load: bool) -> anyhow::Result<bool> {
     if !ok {
         bail!("the test binaries do not build:\n{out}");
     }
-    let backends = std::env::var_os("GT_IT_BACKENDS").is_some() || backends_answer();
+    let backends =
+        std::env::var_os(telemetry_core::env::GT_IT_BACKENDS).is_some() || backends_answer();
     println!(
         "flake-hunt: {runs} run(s) of `cargo test --workspace --locked --no-fail-fast`, {}, {}",
         if backends {
