@@ -269,6 +269,35 @@ pub enum StoreError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Another process held the store's lock for longer than [`LOCK_WAIT`] (a stopped or hung
+    /// `gt`); this process's counters go out per process instead of waiting.
+    #[error("counter store {path} stayed locked by another process for {LOCK_WAIT:?}")]
+    Busy {
+        /// The store file.
+        path: PathBuf,
+    },
+}
+
+/// How long [`Store::advance`] waits for the lock before giving up: far above a healthy
+/// holder's read-merge-write (well under a millisecond for a real store), far below the export
+/// bound of a one-shot command.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Takes `file`'s exclusive advisory lock, retrying with short pauses up to [`LOCK_WAIT`].
+fn lock_within_bound(file: &std::fs::File) -> Result<(), Option<std::io::Error>> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_micros(200);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(None),
+            Err(std::fs::TryLockError::Error(err)) => return Err(Some(err)),
+        }
+    }
 }
 
 /// A store file in a state directory.
@@ -323,7 +352,13 @@ impl Store {
             .write(true)
             .open(&path)
             .map_err(io)?;
-        file.lock().map_err(io)?;
+        lock_within_bound(&file).map_err(|err| match err {
+            Some(source) => StoreError::Io {
+                path: path.clone(),
+                source,
+            },
+            None => StoreError::Busy { path: path.clone() },
+        })?;
         let mut text = Vec::new();
         file.read_to_end(&mut text).map_err(io)?;
         let mut recovered_from = None;
@@ -445,6 +480,27 @@ mod tests {
     }
 
     #[test]
+    fn a_store_locked_by_a_stuck_process_is_given_up_within_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.advance(&[inc("a", "ok", 1)]).unwrap();
+        let holder = std::fs::File::open(store.path()).unwrap();
+        holder.lock().unwrap();
+        let started = std::time::Instant::now();
+        let err = store.advance(&[inc("a", "ok", 1)]).unwrap_err();
+        assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+        // Generous: the bound is LOCK_WAIT; a loaded machine may add scheduling delay.
+        assert!(
+            started.elapsed() < LOCK_WAIT * 10,
+            "{:?}",
+            started.elapsed()
+        );
+        drop(holder);
+        let after = store.advance(&[inc("a", "ok", 1)]).unwrap();
+        assert_eq!(after.totals.series[0].value, Value::IntSum { total: 2 });
+    }
+
+    #[test]
     fn concurrent_processes_never_lose_an_increment() {
         let dir = tempfile::tempdir().unwrap();
         let threads: Vec<_> = (0..8)
@@ -452,7 +508,11 @@ mod tests {
                 let store = Store::new(dir.path());
                 std::thread::spawn(move || {
                     for _ in 0..25 {
-                        store.advance(&[inc("a", "ok", 1)]).unwrap();
+                        // A starved thread may give up on the lock (Busy); it tries again:
+                        // what is under test is that no successful advance is lost.
+                        while let Err(err) = store.advance(&[inc("a", "ok", 1)]) {
+                            assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+                        }
                     }
                 })
             })
