@@ -350,3 +350,54 @@ fn report_and_replay_of_an_opencode_database_count_aborted_messages_alike() {
     assert_eq!(reported, (4, 100), "{stderr}");
     assert_eq!(replayed, reported, "{replay_stderr}");
 }
+
+/// `replay` of the fixture into `rx` (agent output on).
+fn replay_into(town: &Town, rx: &Receiver, extra: &[&str]) -> String {
+    let out = town
+        .gt()
+        .args(["agent-log", "replay", "--session", "gt-replay"])
+        .args(extra)
+        .arg(fixture())
+        .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
+        .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
+        .env("GT_LOG_AGENT_OUTPUT", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_replayed_record_carries_the_same_record_id_and_usages_their_message_ids() {
+    let town = Town::new();
+    let rx = Receiver::start().unwrap();
+    replay_into(&town, &rx, &[]);
+    replay_into(&town, &rx, &[]);
+    let mut all = records(&rx, "agent.usage");
+    all.extend(records(&rx, "agent.event"));
+    assert_eq!(all.len(), 2 * (4 + 8));
+    let mut ids: Vec<&str> = all
+        .iter()
+        .map(|r| {
+            r.str_attr("record.id")
+                .expect("every record has a record.id")
+        })
+        .collect();
+    ids.sort_unstable();
+    let delivered = ids.len();
+    ids.dedup();
+    // Each of the 12 records twice, under one id; no two records share one.
+    assert_eq!((delivered, ids.len()), (24, 12), "{ids:?}");
+    let usages = records(&rx, "agent.usage");
+    let msg1 = usages
+        .iter()
+        .find(|r| r.attr("output_tokens") == Some(&Value::Int(50)))
+        .expect("msg_1");
+    assert_eq!(msg1.str_attr("message_id"), Some("msg_1"));
+    assert!(
+        msg1.str_attr("request_id")
+            .is_some_and(|r| r.starts_with("req_")),
+        "{msg1:?}"
+    );
+}

@@ -1,7 +1,8 @@
 //! Where transcript events go: telemetry records, and the confirmation that they left.
 //!
 //! One job: [`TelemetrySink`] maps each [`Event`] to `agent.event` / `agent.usage` through
-//! telemetry-recorder (priced with the [`Pricing`] table, `run.id` from `--run-id`), confirms
+//! telemetry-recorder (priced with the [`Pricing`] table, `run.id` from `--run-id`, `record.id`
+//! from [`agent_transcripts::record_id`], so every delivery of a record has the same id), confirms
 //! an export by flushing the logs provider, and probes the logs endpoint before a retry. The
 //! [`Sink`] trait lets the follower be tested without a backend. It must not read files or
 //! decide what to read next.
@@ -127,7 +128,7 @@ impl TelemetrySink {
         }
     }
 
-    fn record_content(&self, agent: AgentKind, c: &ContentEvent) {
+    fn record_content(&self, agent: AgentKind, c: &ContentEvent, record_id: &str) {
         telemetry_recorder::record_agent_event(&AgentEvent {
             session: &self.context.session,
             native_session_id: &c.native_session_id,
@@ -143,12 +144,13 @@ impl TelemetrySink {
                 Role::User => MessageRole::User,
             },
             content: &c.content,
+            record_id,
             timestamp: c.timestamp,
         });
     }
 
     /// Records the usage; returns whether its model had a price.
-    fn record_usage(&mut self, agent: AgentKind, u: &Usage) -> bool {
+    fn record_usage(&mut self, agent: AgentKind, u: &Usage, record_id: &str) -> bool {
         let cost = self.pricing.cost_usd(u);
         if cost.is_none() && self.warned_models.insert(u.model.clone()) {
             eprintln!(
@@ -162,6 +164,9 @@ impl TelemetrySink {
             native_session_id: &u.native_session_id,
             agent_type: agent.as_str(),
             model: &u.model,
+            record_id,
+            message_id: &u.message_id,
+            request_id: &u.request_id,
             role: &self.context.role,
             rig: &self.context.rig,
             input_tokens: u.input_tokens,
@@ -186,7 +191,7 @@ impl Sink for TelemetrySink {
                 if !self.agent_output {
                     return Recorded::default();
                 }
-                self.record_content(agent, c);
+                self.record_content(agent, c, &agent_transcripts::record_id(agent, event));
                 Recorded {
                     records: 1,
                     event: true,
@@ -194,7 +199,8 @@ impl Sink for TelemetrySink {
                 }
             }
             Event::Usage(u) => {
-                let priced = self.record_usage(agent, u);
+                let priced =
+                    self.record_usage(agent, u, &agent_transcripts::record_id(agent, event));
                 Recorded {
                     records: 1,
                     usage: true,
