@@ -401,3 +401,46 @@ fn a_replayed_record_carries_the_same_record_id_and_usages_their_message_ids() {
         "{msg1:?}"
     );
 }
+
+/// The lines of `stderr` that warn about retention.
+fn retention_warnings(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("older than the assumed retention"))
+        .collect()
+}
+
+#[test]
+fn replay_warns_once_about_records_older_than_the_assumed_retention() {
+    let town = Town::new();
+    let rx = Receiver::start().unwrap();
+    // The fixture was written on 2026-01-05: older than 7 days (the default) by now.
+    let stderr = replay_into(&town, &rx, &[]);
+    let warnings = retention_warnings(&stderr);
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("warning: 12 records are older than the assumed retention of 7 days")
+            && warnings[0].contains("oldest 2026-01-05T10:00:00")
+            && warnings[0].contains("-retentionPeriod"),
+        "{stderr}"
+    );
+    // A retention that reaches back far enough, or none at all: no warning.
+    let days = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1_767_571_200)
+        / 86_400
+        + 2;
+    for extra in [
+        vec!["--retention".to_owned(), days.to_string()],
+        vec!["--retention".to_owned(), "0".to_owned()],
+    ] {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let stderr = replay_into(&town, &rx, &extra);
+        assert!(
+            retention_warnings(&stderr).is_empty(),
+            "{extra:?}: {stderr}"
+        );
+    }
+}

@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use agent_transcripts::{AgentKind, ContentEvent, Event, EventType, Pricing, Role, Usage};
 use telemetry_recorder::{AgentEvent, AgentEventType, AgentUsage, MessageRole};
@@ -45,6 +45,10 @@ pub struct Recorded {
     pub event: bool,
     /// The usage's model has no price.
     pub unpriced: bool,
+    /// The record's time, when it is older than the retention the sink was told to assume
+    /// ([`TelemetrySink::assume_retention`]): a backend keeping that long accepts the record
+    /// and drops it.
+    pub stale: Option<SystemTime>,
 }
 
 /// Where the follower sends events.
@@ -79,6 +83,7 @@ pub struct TelemetrySink {
     warned_models: HashSet<String>,
     stop: Arc<AtomicBool>,
     probe: Option<Probe>,
+    retention_cutoff: Option<SystemTime>,
 }
 
 impl std::fmt::Debug for TelemetrySink {
@@ -125,7 +130,23 @@ impl TelemetrySink {
             warned_models: HashSet::new(),
             stop,
             probe,
+            retention_cutoff: None,
         }
+    }
+
+    /// Marks records older than `retention` (counted from now) as [`Recorded::stale`]: the
+    /// backend is assumed to drop them although it accepts them (VictoriaLogs and
+    /// VictoriaMetrics answer 200 for samples outside `-retentionPeriod`).
+    #[must_use]
+    pub fn assume_retention(mut self, retention: Duration) -> Self {
+        self.retention_cutoff = SystemTime::now().checked_sub(retention);
+        self
+    }
+
+    fn stale(&self, timestamp: SystemTime) -> Option<SystemTime> {
+        self.retention_cutoff
+            .filter(|cutoff| timestamp < *cutoff)
+            .map(|_| timestamp)
     }
 
     fn record_content(&self, agent: AgentKind, c: &ContentEvent, record_id: &str) {
@@ -195,6 +216,7 @@ impl Sink for TelemetrySink {
                 Recorded {
                     records: 1,
                     event: true,
+                    stale: self.stale(c.timestamp),
                     ..Recorded::default()
                 }
             }
@@ -205,6 +227,7 @@ impl Sink for TelemetrySink {
                     records: 1,
                     usage: true,
                     unpriced: !priced,
+                    stale: self.stale(u.timestamp),
                     ..Recorded::default()
                 }
             }
@@ -278,6 +301,7 @@ pub(crate) mod test_support {
                 usage: matches!(event, Event::Usage(_)),
                 event: matches!(event, Event::Content(_)),
                 unpriced: false,
+                stale: None,
             }
         }
         fn confirm(&mut self) -> bool {
