@@ -6,59 +6,17 @@
 //! read-back through the query APIs is the test.
 
 mod support;
+mod victoria;
 
 use std::collections::BTreeSet;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use telemetry_recorder::catalog::catalog;
+use victoria::{backends_enabled, curl, poll, run_tag};
 
 const METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
 const VM: &str = "http://127.0.0.1:8428";
 const VL: &str = "http://127.0.0.1:9428";
-
-fn backends_enabled() -> bool {
-    let on = std::env::var("GT_IT_BACKENDS").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!("skipped: set GT_IT_BACKENDS=1 with .ci/start-backends.sh running");
-    }
-    on
-}
-
-/// A value unique to this test run, used as a resource attribute to find our data.
-fn run_tag(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("{test}-{}-{nanos}", std::process::id())
-}
-
-fn curl(url: &str, data: &[(&str, &str)]) -> String {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "--max-time", "10", url]);
-    for (key, value) in data {
-        cmd.arg("--data-urlencode").arg(format!("{key}={value}"));
-    }
-    let out = cmd.output().expect("curl runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Polls `probe` until it returns Some, up to `deadline`.
-fn poll<T>(deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(100);
-    loop {
-        if let Some(found) = probe() {
-            return Some(found);
-        }
-        if started.elapsed() > deadline {
-            return None;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_secs(1));
-    }
-}
 
 fn gt_prime(tag: &str) {
     gt_prime_with_state(tag, &support::state_dir());
