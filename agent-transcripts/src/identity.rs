@@ -140,7 +140,10 @@ mod tests {
     #[test]
     fn the_same_record_gets_the_same_id_and_different_records_different_ids() {
         let a = record_id(AgentKind::ClaudeCode, &usage("msg_1", "req_1", ""));
-        assert_eq!(a, record_id(AgentKind::ClaudeCode, &usage("msg_1", "req_1", "")));
+        assert_eq!(
+            a,
+            record_id(AgentKind::ClaudeCode, &usage("msg_1", "req_1", ""))
+        );
         assert_eq!(a.len(), 36);
         let others = [
             record_id(AgentKind::ClaudeCode, &usage("msg_1", "req_2", "")),
@@ -224,7 +227,11 @@ mod tests {
             let mut distinct = first.clone();
             distinct.sort();
             distinct.dedup();
-            assert_eq!(distinct.len(), first.len(), "identical blocks keep distinct ids");
+            assert_eq!(
+                distinct.len(),
+                first.len(),
+                "identical blocks keep distinct ids"
+            );
         }
     }
 }

@@ -57,12 +57,21 @@ fn transcript(dir: &Path, n: usize) -> PathBuf {
     path
 }
 
-/// `gt agent-log replay` of `file` to the logs endpoint `logs_url`, tagged `test.run=tag`.
-fn replay(town: &Town, file: &Path, logs_url: &str, tag: &str, events: bool) -> Command {
+/// `gt agent-log replay` of `file` to the logs endpoint `logs_url`, tagged `test.run=tag`,
+/// with the token metrics going to `metrics` (never to a shared VictoriaMetrics).
+fn replay(
+    town: &Town,
+    file: &Path,
+    logs_url: &str,
+    metrics: &Receiver,
+    tag: &str,
+    events: bool,
+) -> Command {
     let mut cmd = town.gt();
     cmd.args(["agent-log", "replay", "--session", "gt-dup"])
         .arg(file)
         .env("GT_OTEL_LOGS_URL", logs_url)
+        .env("GT_OTEL_METRICS_URL", metrics.url("/v1/metrics"))
         .env("OTEL_RESOURCE_ATTRIBUTES", format!("test.run={tag}"))
         .env("GT_LOG_AGENT_OUTPUT", if events { "true" } else { "false" });
     cmd
@@ -102,11 +111,13 @@ fn agent_log_duplicates_are_removed_by_the_documented_logsql() {
     let town = Town::new();
     let file = transcript(town.dir.path(), n);
     let tag = run_tag("agent-log-dup");
+    let metrics = Receiver::start().unwrap();
     for _ in 0..2 {
         let out = replay(
             &town,
             &file,
             &format!("{VL}/insert/opentelemetry/v1/logs"),
+            &metrics,
             &tag,
             true,
         )
@@ -254,12 +265,14 @@ fn measure_duplicates_when_victorialogs_is_paused_for_20s_mid_backlog() {
         let rows = query(&base, &tag, "agent.usage", "stats count() n");
         rows.first().map_or(0.0, |r| number(r, "n")) as usize
     };
+    let metrics = Receiver::start().unwrap();
     let started = Instant::now();
     let mut gt = Running::start(
         &mut replay(
             &town,
             &file,
             &format!("{base}/insert/opentelemetry/v1/logs"),
+            &metrics,
             &tag,
             false,
         ),
@@ -314,7 +327,7 @@ fn measure_duplicates_when_the_backend_stores_and_answers_503_for_4s() {
     let tag = run_tag("store-503");
     let started = Instant::now();
     let mut gt = Running::start(
-        &mut replay(&town, &file, &rx.url("/v1/logs"), &tag, false),
+        &mut replay(&town, &file, &rx.url("/v1/logs"), &rx, &tag, false),
         town.dir.path().join("replay.log"),
     );
     rx.wait_until(Duration::from_secs(60), |rx| {

@@ -13,7 +13,9 @@
 //! than 512 records ([`crate::agent_log::settings::BATCH_RECORDS`]) and flushes at once, so the
 //! flush is the export of that batch. A flush that does not answer within
 //! [`CONFIRM_WAIT`] counts as failed although its export may still succeed later: a backend
-//! slower than that can receive a batch twice (at-least-once at that edge).
+//! slower than that can receive a batch twice, and so can one that stores a batch and answers
+//! an error (at least once). Every record carries `record.id`, the same for every delivery,
+//! so queries remove the duplicates (docs/operations.md, "Duplicate agent records").
 //!
 //! The recorder adds to the counters (`gastown.agent.events.total`, `gastown.token.*`) as it
 //! makes each record and has no log-only call, so a batch that fails and is sent again is
