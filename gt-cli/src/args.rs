@@ -23,6 +23,8 @@ pub(crate) enum Command {
     Otel(OtelCommand),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Print this session's current work context and its recent history (the work ledger).
+    Work(WorkArgs),
     /// Follow an agent's transcripts and export token usage and conversation events; or
     /// replay or report on transcripts.
     AgentLog(AgentLogArgs),
@@ -43,6 +45,27 @@ pub(crate) enum OtelCommand {
     Doctor(DoctorArgs),
     /// Emit one catalogued event (record and counter), validated against the catalogue.
     Emit(EmitArgs),
+    /// Print the telemetry environment a child process would get, for `eval`.
+    Env(OtelEnvArgs),
+}
+
+/// Options of `gt otel env`.
+#[derive(Debug, Args)]
+pub(crate) struct OtelEnvArgs {
+    /// The output syntax.
+    #[arg(long, value_enum, default_value_t = gt_cli::env_export::Syntax::Sh)]
+    pub(crate) shell: gt_cli::env_export::Syntax,
+}
+
+/// Options of `gt work`.
+#[derive(Debug, Args)]
+pub(crate) struct WorkArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// How many history entries to show, newest last.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) limit: usize,
 }
 
 /// Options of `gt otel emit`.

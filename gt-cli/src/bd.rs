@@ -161,10 +161,11 @@ impl Bd {
         Ok(self.call(args, bounded)?.into())
     }
 
-    /// `bd args…` with the telemetry environment.
+    /// `bd args…` with the telemetry environment, carrying the work context current now.
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.args(args).with_gt_telemetry();
+        cmd.args(args)
+            .with_gt_telemetry_from(crate::work_source::child_lookup());
         cmd
     }
 

@@ -7,5 +7,7 @@
 pub mod agent_log;
 pub mod bd;
 pub mod emit;
+pub mod env_export;
 pub mod tmux;
 pub mod work;
+pub mod work_source;

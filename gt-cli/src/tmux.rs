@@ -25,6 +25,38 @@ pub fn work_variables(ctx: &WorkContext) -> [(&'static str, &str); 3] {
     ]
 }
 
+/// The arguments of the one tmux invocation that sets (or unsets) the three variables.
+///
+/// tmux splits an argument ending in `;` into a command separator; a value ending in `;` gets
+/// a `\` before it, which tmux removes, so every value arrives as it was.
+pub fn inject_args(session: &str, ctx: &WorkContext) -> Vec<String> {
+    let mut args = Vec::new();
+    for (key, value) in work_variables(ctx) {
+        if !args.is_empty() {
+            args.push(";".to_owned());
+        }
+        args.extend([
+            "set-environment".to_owned(),
+            "-t".to_owned(),
+            literal(session),
+        ]);
+        if value.is_empty() {
+            args.extend(["-u", key].map(str::to_owned));
+        } else {
+            args.extend([key.to_owned(), literal(value)]);
+        }
+    }
+    args
+}
+
+/// `arg` as an argument of a tmux command sequence: a trailing `;` escaped.
+fn literal(arg: &str) -> String {
+    match arg.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => arg.to_owned(),
+    }
+}
+
 /// A tmux command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TmuxError {
@@ -80,24 +112,21 @@ impl Tmux {
         self.run(&["display-message", "-p", "#{session_name}"])
     }
 
-    /// Sets (or, for an empty value, unsets) each GT_WORK_* variable in `session`.
+    /// Sets (or, for an empty value, unsets) the three GT_WORK_* variables in `session`, in
+    /// one tmux invocation: a command sequence (`set-environment … ; set-environment …`) that
+    /// the server runs as one queue item, so parallel primes never leave a mix of two
+    /// contexts.
     ///
     /// # Errors
-    /// The first tmux failure; variables before it were already set.
+    /// When tmux fails.
     pub fn inject(&self, session: &str, ctx: &WorkContext) -> Result<(), TmuxError> {
-        for (key, value) in work_variables(ctx) {
-            if value.is_empty() {
-                match self.run(&["set-environment", "-t", session, "-u", key]) {
-                    // Unsetting a variable the session never had is not an error for us.
-                    Err(TmuxError::Failed { stderr, .. })
-                        if stderr.contains("unknown variable") => {}
-                    other => other.map(drop)?,
-                }
-            } else {
-                self.run(&["set-environment", "-t", session, key, value])?;
-            }
+        let args = inject_args(session, ctx);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match self.run(&args) {
+            // Unsetting a variable the session never had is not an error (older tmux).
+            Err(TmuxError::Failed { stderr, .. }) if stderr.contains("unknown variable") => Ok(()),
+            other => other.map(drop),
         }
-        Ok(())
     }
 
     /// The session's value of `key`, if set (for checks and tests).

@@ -8,8 +8,8 @@ mod support;
 use std::time::Duration;
 
 use agent_log_common::{
-    Gate, Running, Town, append, assistant, kill_mid_backlog, message, poll_until, records, user,
-    wait_counts,
+    Gate, Running, Town, WAIT, append, assistant, kill_mid_backlog, message, poll_until, records,
+    user, wait_counts,
 };
 use otlp_capture::{Receiver, Value};
 use serde_json::json;
@@ -266,7 +266,7 @@ fn backend_outage_holds_records_until_it_returns() {
         &mut town.follow("gt-outage", &gate.url("/v1/logs"), &rx),
         town.dir.path().join("stderr"),
     );
-    assert!(poll_until(Duration::from_secs(20), || gate.dropped() >= 2));
+    assert!(poll_until(WAIT, || gate.dropped() >= 2));
     assert!(records(&rx, "agent.usage").is_empty());
     let cp = town.read_checkpoint("gt-outage");
     assert!(
@@ -318,7 +318,7 @@ fn process_metrics_are_exported_while_following() {
         &mut town.follow("gt-metrics", &rx.url("/v1/logs"), &rx),
         town.dir.path().join("stderr"),
     );
-    let points = rx.wait_for_metric("process.cpu.time", Duration::from_secs(20));
+    let points = rx.wait_for_metric("process.cpu.time", WAIT);
     assert!(!points.is_empty(), "{}", gt.stderr());
     let (status, _) = gt.terminate();
     assert!(status.success());
@@ -352,9 +352,8 @@ fn sigterm_exits_within_the_bound_even_with_a_hanging_backend() {
     cmd.env_remove("OTEL_EXPORTER_OTLP_TIMEOUT");
     let mut gt = Running::start(&mut cmd, town.dir.path().join("stderr"));
     assert!(
-        rx.wait_until(Duration::from_secs(20), |rx| (!records(rx, "agent.usage")
-            .is_empty())
-        .then_some(()))
+        rx.wait_until(WAIT, |rx| (!records(rx, "agent.usage").is_empty())
+            .then_some(()))
             .is_some(),
         "the export is under way (and hangs)"
     );

@@ -7,9 +7,10 @@ mod agent_log_common;
 mod support;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use agent_log_common::{Gate, Running, Town, kill_mid_backlog, poll_until, records, wait_counts};
+use agent_log_common::{
+    Gate, Running, Town, WAIT, kill_mid_backlog, poll_until, records, wait_counts,
+};
 use otlp_capture::{Receiver, Value};
 use rusqlite::{Connection, params};
 use serde_json::json;
@@ -257,11 +258,7 @@ fn backend_down_advances_nothing_and_a_missing_database_is_waited_for() {
     for i in 1..=300 {
         oc.turn("ses_ours", i);
     }
-    assert!(
-        poll_until(Duration::from_secs(20), || gate.dropped() >= 2),
-        "{}",
-        gt.stderr()
-    );
+    assert!(poll_until(WAIT, || gate.dropped() >= 2), "{}", gt.stderr());
     assert!(records(&rx, "agent.usage").is_empty());
     let cp = town.read_checkpoint("gt-oc-down");
     assert!(

@@ -113,3 +113,58 @@ fn completions_are_generated() {
     let script = String::from_utf8_lossy(&out.stdout);
     assert!(script.contains("prime") && script.contains("doctor"));
 }
+
+#[test]
+fn credentials_in_urls_are_redacted_in_doctor_and_in_export_warnings() {
+    let receiver = Receiver::start_with(Mode::Status(500)).unwrap();
+    // Credentials as user-info and as a query value, on a live (500) and a refused endpoint.
+    let with_secrets =
+        |url: String| url.replacen("http://", "http://agent:hunter2@", 1) + "?token=s3cr3t-token";
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = with_secrets(format!("http://127.0.0.1:{port}/v1/logs"));
+    let live = with_secrets(receiver.url("/v1/metrics"));
+    let doctor = gt()
+        .args(["otel", "doctor", "--timeout-ms", "500"])
+        .env("GT_OTEL_METRICS_URL", &live)
+        .env("GT_OTEL_LOGS_URL", &refused)
+        .output()
+        .unwrap();
+    let prime = gt()
+        .args(["prime", "--no-bd"])
+        .env("GT_ROLE", "mayor")
+        .env("GT_OTEL_METRICS_URL", &live)
+        .env("GT_OTEL_LOGS_URL", &refused)
+        .output()
+        .unwrap();
+    for (what, out) in [("doctor", &doctor), ("prime", &prime)] {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cr3t-token"),
+            "{what} printed a credential: {text}"
+        );
+        assert!(text.contains("REDACTED@127.0.0.1"), "{what}: {text}");
+    }
+    // The malformed-URL warning redacts too.
+    let bad = gt()
+        .args(["prime", "--no-bd"])
+        .env(
+            "GT_OTEL_LOGS_URL",
+            "http://agent:hunter2@:99999/x?token=s3cr3t-token",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("REDACTED"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2") && !stderr.contains("s3cr3t"),
+        "{stderr}"
+    );
+}

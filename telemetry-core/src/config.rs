@@ -169,11 +169,37 @@ impl Config {
         }
     }
 
+    /// The metrics and logs URLs of an enabled configuration.
+    ///
+    /// # Errors
+    /// [`InitError::InvalidUrl`] when telemetry is disabled (there is no URL to send to).
+    pub fn endpoints(&self) -> Result<(&str, &str), InitError> {
+        match (&self.metrics_url, &self.logs_url) {
+            (Some(metrics), Some(logs)) => Ok((metrics, logs)),
+            _ => Err(InitError::InvalidUrl {
+                variable: crate::env::GT_OTEL_METRICS_URL,
+                url: String::new(),
+                reason: "telemetry is disabled (no URL configured)".to_owned(),
+            }),
+        }
+    }
+
     /// Whether this configuration exports anything.
     #[must_use]
     pub fn is_enabled(&self) -> bool {
         self.metrics_url.is_some() || self.logs_url.is_some()
     }
+}
+
+/// The state directory whether telemetry is on or off (the work ledger is written either
+/// way): `GT_STATE_DIR`, else `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`;
+/// `None` when none is set. Empty values count as unset.
+pub fn state_dir_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    state_dir(&|key: &str| {
+        lookup(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    })
 }
 
 /// `GT_STATE_DIR`, else `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.

@@ -123,8 +123,9 @@ env_vars! {
     /// The run id (a UUID v4 made at agent spawn) → `gt.run_id`, and `run.id` on every record
     /// outside a scope that sets one; passed to children as is. Default: unset.
     GT_RUN;
-    /// The rig of the work in hand, set by `gt prime` → `work_rig` on every record,
-    /// `gt.work_rig`. Default: unset.
+    /// The rig of the work in hand, set by `gt prime` (in tmux) → `work_rig` on every record
+    /// when the session's work ledger has no entry; written fresh into children's
+    /// environment, with `gt.work_rig` (never on gt's own resource). Default: unset.
     GT_WORK_RIG;
     /// The bead of the work in hand, set by `gt prime` → `work_bead`, `gt.work_bead`.
     /// Default: unset.
@@ -150,6 +151,13 @@ env_vars! {
     /// itself; none for `gt bd`, which is bounded only when this is set.
     GT_BD_TIMEOUT_MS;
 
+    // The project's own test switches.
+
+    /// `1` runs the tests that read data back from real VictoriaMetrics and VictoriaLogs on
+    /// 127.0.0.1:8428 and :9428 (`.ci/run` sets it; `cargo xtask flake-hunt` sets it when both
+    /// answer). Default: unset (those tests skip).
+    GT_IT_BACKENDS;
+
     // gt agent-log.
 
     /// The agent whose transcripts `gt agent-log` reads when `--agent` is not given
@@ -170,8 +178,9 @@ env_vars! {
 
     // State.
 
-    /// Directory of Gas Town's durable state (the counter store; later the work ledger and
-    /// spool). Default: `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
+    /// Directory of Gas Town's durable state: the counter store, and the work ledger
+    /// (`ledger/<session>.jsonl`, written by `gt prime` whether telemetry is on or off).
+    /// Default: `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
     GT_STATE_DIR;
 
     // Standard variables read.

@@ -120,13 +120,7 @@ impl Provider {
         metrics: impl PushMetricExporter,
         logs: impl LogExporter + 'static,
     ) -> Result<Self, InitError> {
-        let (Some(metrics_url), Some(logs_url)) = (&config.metrics_url, &config.logs_url) else {
-            return Err(InitError::InvalidUrl {
-                variable: crate::env::GT_OTEL_METRICS_URL,
-                url: String::new(),
-                reason: "telemetry is disabled (no URL configured)".to_owned(),
-            });
-        };
+        let (metrics_url, logs_url) = config.endpoints()?;
         let instance_id = uuid::Uuid::new_v4().to_string();
         let resource = build_resource(
             service.name,

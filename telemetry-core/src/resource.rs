@@ -40,9 +40,16 @@ pub fn parse_resource_attributes(raw: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The work-context attributes: what the agent works on changes while a process lives, so
+/// they describe records (and the environment of children started after a resolution), never
+/// a process's own resource. [`build_resource`] drops them from `OTEL_RESOURCE_ATTRIBUTES`
+/// (a parent that was started with an older work context passes it on there).
+pub const WORK_ATTRIBUTES: &[&str] = &["gt.work_rig", "gt.work_bead", "gt.work_mol"];
+
 /// The resource for `service_name`/`service_version` on this host, merged with `extra`
 /// (decoded `OTEL_RESOURCE_ATTRIBUTES`; operator values win over detected ones, except
-/// `service.instance.id`, which is always this process's own).
+/// `service.instance.id`, which is always this process's own, and the [`WORK_ATTRIBUTES`],
+/// which are never on a resource).
 #[must_use]
 pub fn build_resource(
     service_name: &str,
@@ -68,7 +75,7 @@ pub fn build_resource(
     attrs.extend(
         extra
             .iter()
-            .filter(|(k, _)| k != "service.instance.id")
+            .filter(|(k, _)| k != "service.instance.id" && !WORK_ATTRIBUTES.contains(&k.as_str()))
             .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
     );
     attrs.push(KeyValue::new("service.instance.id", instance_id.to_owned()));
@@ -91,6 +98,20 @@ fn host_arch() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn work_attributes_never_reach_the_resource() {
+        let extra =
+            parse_resource_attributes("gt.role=mayor,gt.work_bead=old,gt.work_rig=r,gt.work_mol=m");
+        let resource = build_resource("gastown", "0", "id", &extra);
+        assert_eq!(
+            resource.get(&opentelemetry::Key::from_static_str("gt.role")),
+            Some(opentelemetry::Value::from("mayor"))
+        );
+        for key in WORK_ATTRIBUTES {
+            assert_eq!(resource.get(&opentelemetry::Key::from(*key)), None, "{key}");
+        }
+    }
 
     #[test]
     fn decodes_percent_escapes_in_keys_and_values() {

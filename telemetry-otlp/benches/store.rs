@@ -6,28 +6,30 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use telemetry_otlp::counter_store::{AttrValue, Increment, Store, Value};
+use telemetry_otlp::counter_store::{AttrValue, Increment, SeriesId, Store, Value};
 
 fn increment(i: usize) -> Increment {
     Increment {
-        resource: vec![
-            (
-                "host.name".to_owned(),
-                AttrValue::S("bench-host".to_owned()),
-            ),
-            (
-                "service.name".to_owned(),
-                AttrValue::S("gastown".to_owned()),
-            ),
-        ],
-        scope: "gastown".to_owned(),
-        name: "gastown.bd.calls.total".to_owned(),
-        unit: "{call}".to_owned(),
-        description: "bd invocations".to_owned(),
-        attrs: vec![
-            ("status".to_owned(), AttrValue::S("ok".to_owned())),
-            ("subcommand".to_owned(), AttrValue::S(format!("sub{i}"))),
-        ],
+        id: SeriesId {
+            resource: vec![
+                (
+                    "host.name".to_owned(),
+                    AttrValue::S("bench-host".to_owned()),
+                ),
+                (
+                    "service.name".to_owned(),
+                    AttrValue::S("gastown".to_owned()),
+                ),
+            ],
+            scope: "gastown".to_owned(),
+            name: "gastown.bd.calls.total".to_owned(),
+            unit: "{call}".to_owned(),
+            description: "bd invocations".to_owned(),
+            attrs: vec![
+                ("status".to_owned(), AttrValue::S("ok".to_owned())),
+                ("subcommand".to_owned(), AttrValue::S(format!("sub{i}"))),
+            ],
+        },
         delta: Value::IntSum { total: 1 },
     }
 }

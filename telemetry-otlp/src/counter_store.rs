@@ -102,12 +102,12 @@ pub enum Value {
     },
 }
 
-/// An increment one process made to one series since its previous export.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Increment {
-    /// Resource attributes of the series, sorted by key, without `service.instance.id` (the
-    /// store's own is added at export): operators' attributes such as
-    /// `deployment.environment` make series of their own.
+/// What tells one series from another, and what it is exported as.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SeriesId {
+    /// Resource attributes, sorted by key, without `service.instance.id` (the store's own is
+    /// added at export): operators' attributes such as `deployment.environment` make series of
+    /// their own.
     pub resource: Vec<(String, AttrValue)>,
     /// Instrumentation scope name.
     pub scope: String,
@@ -119,6 +119,13 @@ pub struct Increment {
     pub description: String,
     /// Data point attributes, sorted by key.
     pub attrs: Vec<(String, AttrValue)>,
+}
+
+/// An increment one process made to one series since its previous export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Increment {
+    /// The series.
+    pub id: SeriesId,
     /// The increment, in the shape of the series.
     pub delta: Value,
 }
@@ -126,18 +133,9 @@ pub struct Increment {
 /// One host-level series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
-    /// Resource attributes, sorted by key, without `service.instance.id`.
-    pub resource: Vec<(String, AttrValue)>,
-    /// Instrumentation scope name.
-    pub scope: String,
-    /// Instrument name.
-    pub name: String,
-    /// Unit.
-    pub unit: String,
-    /// Description.
-    pub description: String,
-    /// Data point attributes, sorted by key.
-    pub attrs: Vec<(String, AttrValue)>,
+    /// The series.
+    #[serde(flatten)]
+    pub id: SeriesId,
     /// When the series was created (its zero point), ns since the epoch.
     pub start_ns: u64,
     /// When it last changed, ns since the epoch; strictly increasing.
@@ -172,16 +170,16 @@ impl Totals {
     /// Adds `increments` at `now_ns`; returns how many were dropped because the store was full
     /// or their shape did not match the series (a histogram whose bounds changed).
     pub fn merge(&mut self, increments: &[Increment], now_ns: u64) -> usize {
-        let index: HashMap<SeriesKey<'_>, usize> = self
+        let index: HashMap<&SeriesId, usize> = self
             .series
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.key(), i))
+            .map(|(i, s)| (&s.id, i))
             .collect();
-        // Indices only: the map borrows series keys, so plan the work first.
+        // Indices only: the map borrows series ids, so plan the work first.
         let plan: Vec<Option<usize>> = increments
             .iter()
-            .map(|inc| index.get(&inc.key()).copied())
+            .map(|inc| index.get(&inc.id).copied())
             .collect();
         drop(index);
         let mut dropped = 0;
@@ -197,12 +195,7 @@ impl Totals {
                 }
                 None if self.series.len() >= MAX_SERIES => dropped += 1,
                 None => self.series.push(Series {
-                    resource: inc.resource.clone(),
-                    scope: inc.scope.clone(),
-                    name: inc.name.clone(),
-                    unit: inc.unit.clone(),
-                    description: inc.description.clone(),
-                    attrs: inc.attrs.clone(),
+                    id: inc.id.clone(),
                     // The zero point lies one millisecond before the first value.
                     start_ns: whole_ms(now_ns).saturating_sub(MS),
                     time_ns: whole_ms(now_ns),
@@ -211,30 +204,6 @@ impl Totals {
             }
         }
         dropped
-    }
-}
-
-/// What tells series apart: resource, scope, name and point attributes.
-pub type SeriesKey<'a> = (
-    &'a [(String, AttrValue)],
-    &'a str,
-    &'a str,
-    &'a [(String, AttrValue)],
-);
-
-impl Series {
-    /// This series' identity.
-    #[must_use]
-    pub fn key(&self) -> SeriesKey<'_> {
-        (&self.resource, &self.scope, &self.name, &self.attrs)
-    }
-}
-
-impl Increment {
-    /// The identity of the series this increment belongs to.
-    #[must_use]
-    pub fn key(&self) -> SeriesKey<'_> {
-        (&self.resource, &self.scope, &self.name, &self.attrs)
     }
 }
 
@@ -411,12 +380,14 @@ mod tests {
 
     fn inc(name: &str, status: &str, n: u64) -> Increment {
         Increment {
-            resource: vec![("service.name".into(), AttrValue::S("gastown".into()))],
-            scope: "gastown".into(),
-            name: name.into(),
-            unit: "{call}".into(),
-            description: String::new(),
-            attrs: vec![("status".into(), AttrValue::S(status.into()))],
+            id: SeriesId {
+                resource: vec![("service.name".into(), AttrValue::S("gastown".into()))],
+                scope: "gastown".into(),
+                name: name.into(),
+                unit: "{call}".into(),
+                description: String::new(),
+                attrs: vec![("status".into(), AttrValue::S(status.into()))],
+            },
             delta: Value::IntSum { total: n },
         }
     }

@@ -36,7 +36,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use prost::Message as _;
 
 use crate::Transport;
-use crate::counter_store::{AttrValue, Increment, Series, SeriesKey, Store, Totals, Value, now_ns};
+use crate::counter_store::{AttrValue, Increment, Series, SeriesId, Store, Totals, Value, now_ns};
 
 /// One typed attribute.
 type Attr = (String, AttrValue);
@@ -131,14 +131,14 @@ impl DurableMetricExporter {
                     self.warn_once(&format!(
                         "{err}; counters are exported per process for the rest of this run"
                     ));
-                    local.extend(durable.into_iter().map(|inc| Increment {
-                        resource: own_resource.clone(),
-                        ..inc
+                    local.extend(durable.into_iter().map(|mut inc| {
+                        inc.id.resource.clone_from(&own_resource);
+                        inc
                     }));
                 }
-                None => local.extend(durable.into_iter().map(|inc| Increment {
-                    resource: own_resource.clone(),
-                    ..inc
+                None => local.extend(durable.into_iter().map(|mut inc| {
+                    inc.id.resource.clone_from(&own_resource);
+                    inc
                 })),
             }
         }
@@ -210,12 +210,14 @@ fn increments(
 ) -> Option<Vec<Increment>> {
     let delta = AggregationTemporality::Delta as i32;
     let base = |attrs: &[KeyValue], value: Value| Increment {
-        resource: resource.to_vec(),
-        scope: scope.to_owned(),
-        name: metric.name.clone(),
-        unit: metric.unit.clone(),
-        description: metric.description.clone(),
-        attrs: sorted_attrs(attrs),
+        id: SeriesId {
+            resource: resource.to_vec(),
+            scope: scope.to_owned(),
+            name: metric.name.clone(),
+            unit: metric.unit.clone(),
+            description: metric.description.clone(),
+            attrs: sorted_attrs(attrs),
+        },
         delta: value,
     };
     match metric.data.as_ref()? {
@@ -223,11 +225,13 @@ fn increments(
             sum.data_points
                 .iter()
                 .filter_map(|p| {
+                    // A zero increment is kept: it creates a series that has not counted yet
+                    // (an observed counter still at 0) and gives an existing one a fresh sample.
                     let value = match p.value? {
-                        number_data_point::Value::AsInt(v) if v > 0 => Value::IntSum {
+                        number_data_point::Value::AsInt(v) if v >= 0 => Value::IntSum {
                             total: u64::try_from(v).ok()?,
                         },
-                        number_data_point::Value::AsDouble(v) if v > 0.0 => {
+                        number_data_point::Value::AsDouble(v) if v >= 0.0 => {
                             Value::FloatSum { total: v }
                         }
                         _ => return None,
@@ -319,30 +323,27 @@ fn key_values(attrs: &[(String, AttrValue)]) -> Vec<KeyValue> {
 /// The points of the series of `totals` that `changed` touched, grouped by resource (with
 /// `instance_id` as `service.instance.id`), scope and metric.
 fn encode(instance_id: &str, totals: &Totals, changed: &[Increment]) -> Vec<ResourceMetrics> {
-    let changed: std::collections::HashSet<SeriesKey<'_>> =
-        changed.iter().map(Increment::key).collect();
+    let changed: std::collections::HashSet<&SeriesId> = changed.iter().map(|c| &c.id).collect();
     let mut out: Vec<(&[Attr], Vec<ScopeMetrics>)> = Vec::new();
-    for series in totals.series.iter().filter(|s| changed.contains(&s.key())) {
-        let resource_at = match out
-            .iter()
-            .position(|(r, _)| *r == series.resource.as_slice())
-        {
+    for series in totals.series.iter().filter(|s| changed.contains(&s.id)) {
+        let id = &series.id;
+        let resource_at = match out.iter().position(|(r, _)| *r == id.resource.as_slice()) {
             Some(i) => i,
             None => {
-                out.push((&series.resource, Vec::new()));
+                out.push((&id.resource, Vec::new()));
                 out.len() - 1
             }
         };
         let scopes = &mut out[resource_at].1;
         let scope_at = match scopes
             .iter()
-            .position(|sm| sm.scope.as_ref().is_some_and(|sc| sc.name == series.scope))
+            .position(|sm| sm.scope.as_ref().is_some_and(|sc| sc.name == id.scope))
         {
             Some(i) => i,
             None => {
                 scopes.push(ScopeMetrics {
                     scope: Some(InstrumentationScope {
-                        name: series.scope.clone(),
+                        name: id.scope.clone(),
                         ..InstrumentationScope::default()
                     }),
                     ..ScopeMetrics::default()
@@ -351,13 +352,13 @@ fn encode(instance_id: &str, totals: &Totals, changed: &[Increment]) -> Vec<Reso
             }
         };
         let metrics = &mut scopes[scope_at].metrics;
-        let metric_at = match metrics.iter().position(|m| m.name == series.name) {
+        let metric_at = match metrics.iter().position(|m| m.name == id.name) {
             Some(i) => i,
             None => {
                 metrics.push(Metric {
-                    name: series.name.clone(),
-                    description: series.description.clone(),
-                    unit: series.unit.clone(),
+                    name: id.name.clone(),
+                    description: id.description.clone(),
+                    unit: id.unit.clone(),
                     data: Some(empty_data(&series.value)),
                     ..Metric::default()
                 });
@@ -406,7 +407,7 @@ fn empty_data(value: &Value) -> metric::Data {
 /// The series' current point, preceded by its zero point when the series is new (its first
 /// update is its only one: the time right after its creation).
 fn push_points(metric: &mut Metric, series: &Series) {
-    let attributes = key_values(&series.attrs);
+    let attributes = key_values(&series.id.attrs);
     let new = series.time_ns == series.start_ns + crate::counter_store::MS;
     match (metric.data.as_mut(), &series.value) {
         (Some(metric::Data::Sum(sum)), Value::IntSum { .. } | Value::FloatSum { .. }) => {

@@ -130,13 +130,7 @@ pub fn build(
     service: Service<'_>,
     profile: Profile,
 ) -> Result<Provider, InitError> {
-    let (Some(metrics_url), Some(logs_url)) = (&config.metrics_url, &config.logs_url) else {
-        return Err(InitError::InvalidUrl {
-            variable: telemetry_core::env::GT_OTEL_METRICS_URL,
-            url: String::new(),
-            reason: "telemetry is disabled (no URL configured)".to_owned(),
-        });
-    };
+    let (metrics_url, logs_url) = config.endpoints()?;
     let timeout = profile.timeout(config);
     let transport = Transport::new(config, timeout)?;
     let headers: std::collections::HashMap<String, String> =
@@ -156,7 +150,7 @@ pub fn build(
     let metrics = match temporality {
         None => MetricsExporter::Durable(DurableMetricExporter {
             transport: transport.clone(),
-            url: metrics_url.clone(),
+            url: metrics_url.to_owned(),
             headers: config.headers.clone(),
             store: config
                 .state_dir
@@ -171,7 +165,7 @@ pub fn build(
                 .with_http()
                 .with_http_client(transport.clone())
                 .with_protocol(Protocol::HttpBinary)
-                .with_endpoint(metrics_url.clone())
+                .with_endpoint(metrics_url)
                 .with_timeout(timeout)
                 .with_headers(headers.clone())
                 .with_retry_policy(retry_policy(profile))
@@ -184,7 +178,7 @@ pub fn build(
         .with_http()
         .with_http_client(transport)
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(logs_url.clone())
+        .with_endpoint(logs_url)
         .with_timeout(timeout)
         .with_headers(headers)
         .with_retry_policy(retry_policy(profile))

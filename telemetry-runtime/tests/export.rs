@@ -51,12 +51,35 @@ fn cpu_total(points: &[MetricPoint]) -> f64 {
     points.iter().filter_map(MetricPoint::as_f64).sum()
 }
 
-/// Burns some CPU so that CPU time has something to count.
+/// This process's user + system CPU time in clock ticks (`/proc/self/stat` fields 14 and 15);
+/// 0 where there is no procfs.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// Burns CPU until this process's CPU time has grown by `for_how_long` (not wall time: on a
+/// loaded machine 50 ms of wall time may be less than one 10 ms tick of CPU), giving up after
+/// 30 s of wall time.
 fn spin(for_how_long: Duration) -> u64 {
-    let start = std::time::Instant::now();
+    let ticks = u64::try_from(for_how_long.as_millis() / 10)
+        .unwrap_or(1)
+        .max(1);
+    let (start, from) = (std::time::Instant::now(), cpu_ticks());
     let mut x = 0u64;
-    while start.elapsed() < for_how_long {
-        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+    while cpu_ticks() < from + ticks && start.elapsed() < Duration::from_secs(30) {
+        for _ in 0..100_000 {
+            x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+        }
     }
     x
 }

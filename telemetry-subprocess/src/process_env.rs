@@ -4,13 +4,18 @@
 //! One job: the workspace's only call to `std::env::set_var`. It must not run once other
 //! threads exist, and nothing else in the workspace may write the environment.
 
-use crate::child_env::try_otel_env;
+use crate::child_env::{Work, try_otel_env};
 use crate::error::SubprocessError;
 use telemetry_core::env::GT_RUN;
 
 /// Sets `OTEL_RESOURCE_ATTRIBUTES`, `BD_OTEL_METRICS_URL` and `BD_OTEL_LOGS_URL` in this
 /// process's environment (values as [`crate::otel_env_for_subprocess`] computes them from the
 /// current environment), so that every child spawned afterwards inherits them.
+///
+/// The work context is left out: `OTEL_RESOURCE_ATTRIBUTES` gets no `gt.work_*` (a parent's
+/// are dropped), because gt reads that variable for its own resource and the work context
+/// changes while gt lives. Children get the freshly resolved work context from
+/// [`crate::otel_env_for_subprocess_from_lookup`] when they are started.
 ///
 /// It acts when either `GT_OTEL_METRICS_URL` or `GT_OTEL_LOGS_URL` is set (a logs-only set-up
 /// gets the default metrics URL, as gt itself does), and does nothing when telemetry is off.
@@ -43,7 +48,7 @@ pub fn set_process_otel_attrs() -> Result<Vec<(String, String)>, SubprocessError
     if let Some(threads) = thread_count().filter(|&n| n > 1) {
         return Err(SubprocessError::OtherThreadsRunning { threads });
     }
-    let mut env = try_otel_env(|key| std::env::var(key).ok())?;
+    let mut env = try_otel_env(|key| std::env::var(key).ok(), Work::Exclude)?;
     env.retain(|(name, _)| name != GT_RUN);
     for (name, value) in &env {
         // SAFETY: the process has a single thread (checked above on Linux, the documented

@@ -12,7 +12,7 @@ use std::process::{Command, ExitCode};
 use telemetry_core::config::DEFAULT_METRICS_URL;
 use telemetry_core::env::{
     BD_OTEL_LOGS_URL, BD_OTEL_METRICS_URL, GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_ROLE, GT_RUN,
-    OTEL_RESOURCE_ATTRIBUTES,
+    GT_WORK_BEAD, GT_WORK_RIG, OTEL_RESOURCE_ATTRIBUTES,
 };
 use telemetry_core::resource::parse_resource_attributes;
 use telemetry_subprocess::{SubprocessError, set_process_otel_attrs};
@@ -120,6 +120,23 @@ fn foreign_attributes_are_kept_in_the_process_environment() -> Result<(), String
     }
 }
 
+fn work_context_is_never_written_into_the_process_attributes() -> Result<(), String> {
+    let seen = as_map(&run_child(
+        "apply",
+        &[
+            (GT_OTEL_METRICS_URL, "http://127.0.0.1:1/m"),
+            (OTEL_RESOURCE_ATTRIBUTES, "team=ops,gt.work_bead=inherited"),
+            (GT_ROLE, "mayor"),
+            (GT_WORK_BEAD, "old"),
+            (GT_WORK_RIG, "rig"),
+        ],
+    ));
+    match seen.get(OTEL_RESOURCE_ATTRIBUTES).map(String::as_str) {
+        Some("team=ops,gt.role=mayor") => Ok(()),
+        other => Err(format!("OTEL_RESOURCE_ATTRIBUTES = {other:?}")),
+    }
+}
+
 fn disabled_telemetry_leaves_the_environment_alone() -> Result<(), String> {
     let seen = as_map(&run_child("apply", &[(GT_ROLE, "mayor")]));
     let written = [
@@ -161,7 +178,11 @@ fn main() -> ExitCode {
     if let Ok(case) = std::env::var(CASE) {
         return child(&case);
     }
-    let cases: [(&str, Case); 5] = [
+    let cases: [(&str, Case); 6] = [
+        (
+            "work_context_is_never_written_into_the_process_attributes",
+            work_context_is_never_written_into_the_process_attributes,
+        ),
         (
             "logs_only_configuration_reaches_every_grandchild",
             logs_only_configuration_reaches_every_grandchild,

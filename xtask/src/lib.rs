@@ -2,9 +2,11 @@
 //!
 //! The audit proves that docs/ and the code agree, both ways, with findings that name the file
 //! and line to fix. It reads files and the recorder's catalogue; it never changes code, and
-//! `--fix` rewrites only the generated blocks of the docs.
+//! `--fix` rewrites only the generated blocks of the docs. The flake hunt runs the test suite
+//! again and again on a loaded machine and names every test that failed by chance.
 
 pub mod audit;
+pub mod flake_hunt;
 pub mod markdown;
 pub mod process_bench;
 

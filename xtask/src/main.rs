@@ -22,6 +22,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Some("flake-hunt") => flake_hunt(&args[1..]),
         Some("catalog") => {
             match serde_json::to_string_pretty(telemetry_recorder::catalog()) {
                 Ok(json) => println!("{json}"),
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
         None | Some("help" | "--help" | "-h") => {
             println!(
                 "cargo xtask <task>\n\ntasks:\n  audit [--fix]  docs/ and code agree (--fix rewrites the generated tables)\n  bench [--process]  run the benchmarks (--process: only the gt process benchmark), print the
-                     tables and write them into docs/performance.md\n  catalog        print the recorder's catalogue as JSON"
+                     tables and write them into docs/performance.md\n  catalog        print the recorder's catalogue as JSON\n  flake-hunt N [--no-load]\n                 run the test suite N times on a loaded machine, report every failure"
             );
             ExitCode::SUCCESS
         }
@@ -58,6 +59,26 @@ fn audit(fix: bool) -> ExitCode {
         }
         Err(err) => {
             eprintln!("audit: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `flake-hunt N [--no-load]`: see `xtask::flake_hunt`.
+fn flake_hunt(args: &[String]) -> ExitCode {
+    let runs = args.iter().find_map(|a| a.parse::<usize>().ok());
+    let unknown = args
+        .iter()
+        .find(|a| a.parse::<usize>().is_err() && a.as_str() != "--no-load");
+    let (Some(runs @ 1..), None) = (runs, unknown) else {
+        eprintln!("usage: cargo xtask flake-hunt N [--no-load]  (N >= 1 runs)");
+        return ExitCode::from(2);
+    };
+    match xtask::flake_hunt::run(&root(), runs, !args.iter().any(|a| a == "--no-load")) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("flake-hunt: {err:#}");
             ExitCode::from(1)
         }
     }
@@ -120,6 +141,12 @@ fn process_table() -> anyhow::Result<String> {
     use xtask::process_bench::{Case, build_release_gt, measure};
     let gt = build_release_gt(&root())?;
     let receiver = otlp_capture::Receiver::start()?;
+    // https with a throw-away CA, trusted through OTEL_EXPORTER_OTLP_CERTIFICATE: the TLS
+    // set-up cost (rustls configuration, handshake) on top of plain http.
+    let ca = otlp_capture::TestCa::new();
+    let tls_receiver = otlp_capture::Receiver::start_tls(&ca)?;
+    let ca_file = std::env::temp_dir().join(format!("gt-bench-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, ca.ca_pem())?;
     let on = |metrics: String, logs: String| {
         vec![
             (env::GT_OTEL_METRICS_URL.to_owned(), metrics),
@@ -134,6 +161,20 @@ fn process_table() -> anyhow::Result<String> {
         Case {
             name: "on, live receiver (http)".to_owned(),
             env: on(receiver.url("/v1/metrics"), receiver.url("/v1/logs")),
+        },
+        Case {
+            name: "on, live receiver (https, test CA)".to_owned(),
+            env: {
+                let mut env = on(
+                    tls_receiver.url("/v1/metrics"),
+                    tls_receiver.url("/v1/logs"),
+                );
+                env.push((
+                    env::OTEL_EXPORTER_OTLP_CERTIFICATE.to_owned(),
+                    ca_file.display().to_string(),
+                ));
+                env
+            },
         },
         Case {
             name: "on, refused port".to_owned(),
@@ -165,9 +206,11 @@ fn process_table() -> anyhow::Result<String> {
             s.max_rss_kib as f64 / 1024.0
         ));
     }
-    let delivered = receiver.logs().len();
+    let _ = std::fs::remove_file(&ca_file);
+    let (delivered, delivered_tls) = (receiver.logs().len(), tls_receiver.logs().len());
     table.push_str(&format!(
-        "\nThe live receiver got {delivered} prime log records (one per counted and warm-up run).\n"
+        "\nThe live receivers got {delivered} (http) and {delivered_tls} (https) prime log \
+         records (one per counted and warm-up run).\n"
     ));
     Ok(table)
 }

@@ -41,7 +41,7 @@ fn normal_dependencies() -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
-const INTERNAL: [&str; 10] = [
+const INTERNAL: [&str; 11] = [
     "telemetry-core",
     "bounded-process",
     "telemetry-otlp",
@@ -50,6 +50,7 @@ const INTERNAL: [&str; 10] = [
     "telemetry-runtime",
     "agent-transcripts",
     "otlp-capture",
+    "test-fixtures",
     "gt-cli",
     "xtask",
 ];
@@ -73,6 +74,7 @@ fn dependencies_point_one_way() {
         "the parser knows no telemetry"
     );
     assert!(internal("otlp-capture").is_empty());
+    assert!(internal("test-fixtures").is_empty());
     assert!(
         internal("bounded-process").is_empty(),
         "the process runner knows no telemetry"
@@ -91,7 +93,7 @@ fn dependencies_point_one_way() {
     }
     let cli = internal("gt-cli");
     assert!(
-        !cli.contains("otlp-capture") && !cli.contains("xtask"),
+        !cli.contains("otlp-capture") && !cli.contains("test-fixtures") && !cli.contains("xtask"),
         "gt-cli -> {cli:?}"
     );
 }

@@ -5,7 +5,9 @@ mod bd;
 mod completions;
 mod doctor;
 mod emit;
+mod otel_env;
 mod prime;
+mod work;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,18 +26,31 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Otel(OtelCommand::Doctor(args)) => doctor::run(&args),
         Command::Otel(OtelCommand::Emit(args)) => emit::run(&args),
         Command::Completions(args) => Ok(completions::run(&args)),
+        Command::Work(args) => work::run(&args),
+        Command::Otel(OtelCommand::Env(args)) => Ok(otel_env::run(&args)),
         Command::AgentLog(args) => agent_log::run(&args),
     }
 }
 
 /// Runs `command` inside a telemetry session: init before, bounded shutdown after. Telemetry
 /// problems are one warning line each and never change the exit code.
+///
+/// With telemetry on, the work context is resolved here, once, before the command runs
+/// (`gt_cli::work_source`: the session's ledger, else `GT_WORK_*`), and handed to the
+/// recorder; off, nothing is read.
 fn with_telemetry(command: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     let provider =
         telemetry_otlp::init("gastown", env!("CARGO_PKG_VERSION")).unwrap_or_else(|err| {
             eprintln!("gt: warning: telemetry disabled: {err}");
             None
         });
+    if provider.is_some() {
+        let resolved = gt_cli::work_source::resolve_for_process();
+        for warning in &resolved.warnings {
+            eprintln!("gt: warning: {warning}");
+        }
+        telemetry_recorder::set_work_context(resolved.ctx);
+    }
     let result = command();
     if let Some(provider) = provider
         && let Err(err) = provider.shutdown(SHUTDOWN_DEADLINE)

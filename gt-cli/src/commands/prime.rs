@@ -1,11 +1,22 @@
-//! `gt prime`: resolve the work context, attribute later telemetry to it (in this process and
-//! in the tmux session), emit `prime`, and print the context for the agent.
+//! `gt prime`: resolve the work context, attribute later telemetry to it (in this process, in
+//! the session's work ledger and in the tmux session), emit `prime`, and print the context for
+//! the agent.
+//!
+//! The ledger gets one entry per prime that learned a context: from `--bead/--mol` (source
+//! `flags`), or from beads' answer, a bead (`prime_hook`) or none (`empty_hook`, clearing it);
+//! also when it equals the previous one (the entry confirms it, and a repeated entry costs one
+//! line). Nothing is appended for `--dry-run`, `--no-bd` without flags, or a failed bd query
+//! (the previous context stays current). The tmux variables are set under the ledger's lock, so
+//! concurrent primes leave tmux and the ledger in the same order.
 
 use gt_cli::bd::Bd;
 use gt_cli::tmux::{Tmux, work_variables};
 use gt_cli::work::{self, Identity, Issue, Retry};
+use gt_cli::work_source::{self, current_tmux_session};
 use std::process::ExitCode;
+use telemetry_core::env::GT_RUN;
 use telemetry_recorder::WorkContext;
+use work_ledger::{Change, Source};
 
 use crate::args::PrimeArgs;
 
@@ -57,11 +68,35 @@ pub(crate) fn run(args: &PrimeArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let tmux_note = if args.dry_run {
-        "dry run: nothing changed".to_owned()
+    let source = if failure.is_some() {
+        None
+    } else if args.bead.is_some() || args.mol.is_some() {
+        Some(Source::Flags)
+    } else if args.no_bd {
+        None
+    } else if issue.is_some() {
+        Some(Source::PrimeHook)
+    } else {
+        Some(Source::EmptyHook)
+    };
+    let (tmux_note, ledger_note) = if args.dry_run {
+        ("dry run: nothing changed".to_owned(), "dry run".to_owned())
     } else {
         telemetry_recorder::set_work_context(ctx.clone());
-        inject_into_tmux(args.tmux_session.as_deref(), &ctx)
+        let inject = || inject_into_tmux(args.tmux_session.as_deref(), &ctx);
+        match source {
+            Some(source) => {
+                let change = Change {
+                    role: identity.agent_id.clone(),
+                    run_id: env(GT_RUN).unwrap_or_default(),
+                    rig: ctx.rig.clone(),
+                    bead: ctx.bead.clone(),
+                    mol: ctx.mol.clone(),
+                };
+                record_in_ledger(args.tmux_session.as_deref(), change, source, inject)
+            }
+            None => (inject(), "unchanged".to_owned()),
+        }
     };
 
     let outcome = match &failure {
@@ -84,6 +119,7 @@ pub(crate) fn run(args: &PrimeArgs) -> anyhow::Result<ExitCode> {
             "work_mol": ctx.mol,
             "title": issue.as_ref().map(|i| i.title.clone()).unwrap_or_default(),
             "tmux": tmux_note,
+            "ledger": ledger_note,
             "dry_run": args.dry_run,
             "telemetry": telemetry_core::is_active(),
         });
@@ -91,6 +127,7 @@ pub(crate) fn run(args: &PrimeArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{rendered}");
         println!("tmux: {tmux_note}");
+        println!("ledger: {ledger_note}");
         println!(
             "telemetry: {}",
             if telemetry_core::is_active() {
@@ -103,20 +140,65 @@ pub(crate) fn run(args: &PrimeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Appends `change` to the session's ledger (session: `GT_SESSION`, else `--tmux-session`,
+/// else the tmux session of `$TMUX`) and runs `inject` under its lock; returns inject's note
+/// and the ledger's. A ledger that cannot be written is one warning; `inject` runs anyway.
+fn record_in_ledger(
+    session_flag: Option<&str>,
+    change: Change,
+    source: Source,
+    inject: impl FnOnce() -> String,
+) -> (String, String) {
+    let env = |k: &str| std::env::var(k).ok();
+    let session = work_source::session_key(&env, || match session_flag {
+        Some(flag) => Ok(Some(flag.to_owned())),
+        None => current_tmux_session(),
+    });
+    let ledger = match session {
+        Ok(Some(session)) => work_source::ledger_for(&env, &session),
+        // No session: only the environment carries the context, as before the ledger.
+        Ok(None) => return (inject(), "no session; not recorded".to_owned()),
+        // inject_into_tmux warns about the same tmux failure: say it once.
+        Err(err) => return (inject(), format!("not recorded (no tmux session: {err})")),
+    };
+    let ledger = match ledger {
+        Ok(ledger) => ledger,
+        Err(err) => {
+            eprintln!("gt prime: warning: {err}; the work context is not recorded");
+            return (inject(), format!("not recorded ({err})"));
+        }
+    };
+    match ledger.append_then(change, source, |_| inject()) {
+        (Ok(entry), note) => (
+            note,
+            format!(
+                "{} ({}, session {})",
+                ledger.path().display(),
+                entry.source.as_str(),
+                entry.session
+            ),
+        ),
+        (Err(err), note) => {
+            eprintln!("gt prime: warning: {err}; the work context is not recorded");
+            (note, format!("not recorded ({err})"))
+        }
+    }
+}
+
 /// Sets GT_WORK_* in the tmux session (when inside tmux or told which one) and says what
 /// happened; a tmux failure is a warning, never an error exit.
 fn inject_into_tmux(session_flag: Option<&str>, ctx: &WorkContext) -> String {
     let tmux = Tmux::default();
     let session = match session_flag {
         Some(session) => session.to_owned(),
-        None if std::env::var_os("TMUX").is_some() => match tmux.current_session() {
-            Ok(session) => session,
+        None => match current_tmux_session() {
+            Ok(Some(session)) => session,
+            Ok(None) => return "not inside tmux; nothing injected".to_owned(),
             Err(err) => {
                 eprintln!("gt prime: warning: could not find the tmux session: {err}");
                 return format!("not injected ({err})");
             }
         },
-        None => return "not inside tmux; nothing injected".to_owned(),
     };
     match tmux.inject(&session, ctx) {
         Ok(()) => {

@@ -153,6 +153,12 @@ pub(crate) fn append(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
+/// How long a test waits for something that must happen. Generous on purpose: a poll returns
+/// as soon as its condition holds, so the deadline only bounds how long a failing test takes,
+/// and a loaded machine (CI, `cargo xtask flake-hunt`) can take far longer than a quiet one to
+/// export a backlog of thousands of records.
+pub(crate) const WAIT: Duration = Duration::from_secs(120);
+
 /// The records with body `body`.
 pub(crate) fn records(rx: &Receiver, body: &str) -> Vec<LogRecord> {
     rx.logs()
@@ -169,12 +175,12 @@ pub(crate) fn wait_counts(
     events: usize,
     context: &dyn Fn() -> String,
 ) {
-    let got = rx.wait_until(Duration::from_secs(20), |rx| {
-        let (u, e) = (
-            records(rx, "agent.usage").len(),
-            records(rx, "agent.event").len(),
-        );
-        (u >= usages && e >= events).then_some(())
+    let got = rx.wait_until(WAIT, |rx| {
+        // One copy of the records per check: with a backlog of thousands, each copy holds the
+        // receiver's lock while it is made.
+        let logs = rx.logs();
+        let count = |body| logs.iter().filter(|r| r.body_str() == Some(body)).count();
+        (count("agent.usage") >= usages && count("agent.event") >= events).then_some(())
     });
     if got.is_none() {
         panic!(
@@ -367,15 +373,14 @@ pub(crate) fn kill_mid_backlog(
     backlog: usize,
 ) -> usize {
     assert!(
-        poll_until(Duration::from_secs(20), || records(rx, "agent.usage").len()
-            >= 200),
+        poll_until(WAIT, || records(rx, "agent.usage").len() >= 200),
         "{}",
         first.stderr()
     );
     gate.set_open(false);
     // Once a request was dropped, every batch sent before it has been confirmed and
     // checkpointed (the follower sends the next batch only after saving the last).
-    assert!(poll_until(Duration::from_secs(20), || gate.dropped() > 0));
+    assert!(poll_until(WAIT, || gate.dropped() > 0));
     let at_kill = records(rx, "agent.usage").len();
     assert!(at_kill < backlog, "the kill must land mid-backlog");
     let cp = town.read_checkpoint(session).unwrap();

@@ -62,18 +62,14 @@ impl FakeBd {
     /// number of this invocation (1-based).
     pub(crate) fn new(script: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bd");
         let log = dir.path().join("calls.log");
         let body = format!(
-            "#!/bin/sh\nLOG='{}'\nprintf '%s\\n' \"$*\" >> \"$LOG\"\nN=$(wc -l < \"$LOG\")\n{script}\n",
+            "LOG='{}'\nprintf '%s\\n' \"$*\" >> \"$LOG\"\nN=$(wc -l < \"$LOG\")\n{script}",
             log.display()
         );
-        std::fs::write(&path, body).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        // Not fs::write + chmod: a concurrent spawn in another test thread could inherit the
+        // write descriptor and make exec fail with ETXTBSY (see test_fixtures' docs).
+        test_fixtures::fake_script(dir.path(), "bd", &body).unwrap();
         Self { dir }
     }
 
