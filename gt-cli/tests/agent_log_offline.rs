@@ -115,27 +115,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn replay_exports_every_record_once_with_transcript_times() {
     let town = Town::new();
     let rx = Receiver::start().unwrap();
-    let out = town
-        .gt()
-        .args([
-            "agent-log",
-            "replay",
-            "--session",
-            "gt-replay",
-            "--run-id",
-            "run-7",
-        ])
-        .arg(fixture())
-        .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
-        .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
-        .env("GT_LOG_AGENT_OUTPUT", "true")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = replay_into(&town, &rx, &["--run-id", "run-7"]);
     let usages = records(&rx, "agent.usage");
     let events = records(&rx, "agent.event");
     // sess-1: user text, thinking, tool_use, tool_result, "Fixed.", "Hm."; agent-a: user
@@ -159,7 +139,6 @@ fn replay_exports_every_record_once_with_transcript_times() {
         .filter(|c| c.is_finite())
         .sum();
     assert!((cost - TOTAL_COST).abs() < 1e-12, "{cost}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("4 agent.usage and 8 agent.event records exported"),
         "{stderr}"

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Whether the shared backends are there (`GT_IT_BACKENDS=1`, set by `.ci/run`); says why not.
 pub(crate) fn backends_enabled() -> bool {
-    let on = std::env::var("GT_IT_BACKENDS").is_ok_and(|v| v == "1");
+    let on = std::env::var(telemetry_core::env::GT_IT_BACKENDS).is_ok_and(|v| v == "1");
     if !on {
         eprintln!("skipped: set GT_IT_BACKENDS=1 with .ci/start-backends.sh running");
     }
