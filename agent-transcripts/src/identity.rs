@@ -234,4 +234,21 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn an_opencode_tool_part_gives_two_records_named_by_its_part_id() {
+        let part = br#"{"id":"prt_1","sessionID":"ses_1","messageID":"msg_1","type":"tool","tool":"bash","state":{"status":"completed","input":{"command":"ls"},"output":"a","time":{"start":1767607200000,"end":1767607201000}}}"#;
+        let ids = |p: &mut crate::OpenCodeParser| {
+            let mut events = Vec::new();
+            p.parse_document(part, crate::DocumentIds::default(), &mut events);
+            events
+                .iter()
+                .map(|e| record_id(AgentKind::OpenCode, e))
+                .collect::<Vec<_>>()
+        };
+        let first = ids(&mut crate::OpenCodeParser::new());
+        assert_eq!(first.len(), 2, "tool use and tool result");
+        assert_ne!(first[0], first[1]);
+        assert_eq!(first, ids(&mut crate::OpenCodeParser::new()));
+    }
 }
