@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Starts real VictoriaMetrics and VictoriaLogs on 127.0.0.1 (default ports 8428 and 9428) with
-# temporary data dirs, and waits until both answer. Installs them first with
-# .ci/setup-backends.sh (a copy of ../shared/backends/setup.sh) when they are not in $PREFIX/bin.
+# temporary data dirs, and waits until both answer. Installs them (and the rule checkers vmalert
+# and promtool, which tests start themselves) first with .ci/setup-backends.sh (a copy of
+# ../shared/backends/setup.sh) when any of them is not in $PREFIX/bin.
 # Prints the two data dirs; the servers keep running after this script returns.
 set -euo pipefail
 PREFIX=${PREFIX:-$HOME/.cache/otel-backends}
 BIN=$PREFIX/bin
 here=$(cd "$(dirname "$0")" && pwd)
-if [ ! -x "$BIN/victoria-metrics" ] || [ ! -x "$BIN/victoria-logs" ]; then
+if [ ! -x "$BIN/victoria-metrics" ] || [ ! -x "$BIN/victoria-logs" ] \
+   || [ ! -x "$BIN/vmalert" ] || [ ! -x "$BIN/promtool" ]; then
   setup=$here/setup-backends.sh
   PREFIX=$PREFIX bash "$setup"
 fi

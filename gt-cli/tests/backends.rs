@@ -11,6 +11,7 @@ mod victoria;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use support::backends::{curl, enabled as backends_enabled, poll, run_tag};
 use telemetry_recorder::catalog::catalog;
 use victoria::{backends_enabled, curl, poll, run_tag};
 

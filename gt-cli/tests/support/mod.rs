@@ -1,5 +1,5 @@
-//! Shared test fixtures: a `gt` command with a clean environment, a fake `bd` script, and a
-//! private tmux server.
+//! Shared test fixtures: a `gt` command with a clean environment, a fake `bd` script, a
+//! private tmux server, and real backends ([`backends`]).
 
 #![allow(
     dead_code,
@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use otlp_capture::Value;
 use telemetry_recorder::catalog::{AttrKind, catalog};
+
+pub(crate) mod backends;
 
 /// A `gt` command with a clean telemetry and identity environment, and a state directory of
 /// its own (a fresh temporary one: the durable counter store never leaks between tests; a test
