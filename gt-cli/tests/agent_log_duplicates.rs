@@ -6,15 +6,13 @@
 //! The two `#[ignore]` tests measure how many duplicates a backlog replay leaves behind a
 //! backend that misbehaves (figures in docs/performance.md):
 //! `cargo test --release -p gt-cli --test agent_log_duplicates -- --ignored --nocapture`
-//! (the VictoriaLogs one runs `~/.cache/otel-backends/bin/victoria-logs`, as installed by
-//! `.ci/start-backends.sh`, else `victoria-logs` on PATH, on its own port and data dir).
+//! (the VictoriaLogs one starts its own `victoria-logs`, from `.ci/setup-backends.sh`, on an
+//! OS-chosen port with a temporary data dir).
 
 mod agent_log_common;
 mod support;
-mod victoria;
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
@@ -22,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use agent_log_common::{Running, Town, assistant, user};
 use otlp_capture::{Mode, Receiver};
 use serde_json::json;
-use victoria::{backends_enabled, logsql, number, poll, run_tag};
+use support::backends::{enabled as backends_enabled, logsql, number, poll, run_tag};
 
 /// The documented queries, after `_msg:"agent.usage" | ` / `_msg:"agent.event" | `.
 const USAGE_COUNTS: &str =
@@ -216,49 +214,12 @@ fn exact_output(n: usize) -> u64 {
     (0..n as u64).map(|i| 100 * (i + 1)).sum()
 }
 
-fn victoria_logs_binary() -> PathBuf {
-    let cached = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/otel-backends/bin/victoria-logs"));
-    cached
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "victoria-logs".into())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 #[ignore = "measurement: starts a private VictoriaLogs and pauses it for 20 s"]
 fn measure_duplicates_when_victorialogs_is_paused_for_20s_mid_backlog() {
     let town = Town::new();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut vl = Running::start(
-        Command::new(victoria_logs_binary())
-            .arg(format!(
-                "-storageDataPath={}",
-                town.dir.path().join("vl").display()
-            ))
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg("-retentionPeriod=100y"),
-        town.dir.path().join("vl.log"),
-    );
-    assert!(
-        poll(Duration::from_secs(30), || victoria::curl(
-            &format!("{base}/health"),
-            &[]
-        )
-        .starts_with("OK")
-        .then_some(()))
-        .is_some(),
-        "VictoriaLogs did not start: {}",
-        vl.stderr()
-    );
+    let vl = support::backends::victoria_logs();
+    let base = vl.url.clone();
     let file = transcript(town.dir.path(), BACKLOG);
     let tag = run_tag("paused");
     let count = || {
@@ -313,7 +274,6 @@ fn measure_duplicates_when_victorialogs_is_paused_for_20s_mid_backlog() {
     println!("paused at {mid} stored records");
     figures.print("VictoriaLogs paused 20 s (SIGSTOP) mid-backlog");
     println!("replay stderr:\n{}", gt.stderr());
-    vl.kill9();
     assert_eq!(figures.unique, BACKLOG);
     assert_eq!(figures.deduplicated_output, figures.exact_output);
 }

@@ -6,14 +6,12 @@
 //! read-back through the query APIs is the test.
 
 mod support;
-mod victoria;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use support::backends::{curl, enabled as backends_enabled, poll, run_tag};
 use telemetry_recorder::catalog::catalog;
-use victoria::{backends_enabled, curl, poll, run_tag};
 
 const METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
 const VM: &str = "http://127.0.0.1:8428";
