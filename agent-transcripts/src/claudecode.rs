@@ -137,6 +137,8 @@ struct RawLine<'a> {
     #[serde(rename = "requestId", borrow, default)]
     request_id: Option<&'a str>,
     #[serde(borrow, default)]
+    uuid: Option<&'a str>,
+    #[serde(borrow, default)]
     message: Option<RawMessage<'a>>,
 }
 
@@ -396,7 +398,7 @@ fn should_replace(cand: &PendingUsage, existing: &PendingUsage) -> bool {
 
 fn push_content(
     out: &mut Vec<Event>,
-    base: &ContentEvent,
+    base: &mut ContentEvent,
     event_type: EventType,
     content: String,
     role: Role,
@@ -408,7 +410,11 @@ fn push_content(
         role,
         content,
         is_sidechain: base.is_sidechain,
+        source_id: base.source_id.clone(),
+        index: base.index,
     }));
+    // The blocks of one line are numbered from 0 in the order they are emitted.
+    base.index = base.index.saturating_add(1);
 }
 
 /// Joins a tool result's content: text blocks joined with `\n`, other blocks as placeholders.
@@ -438,7 +444,7 @@ fn tool_result_text(content: Option<Content<'_>>) -> String {
     }
 }
 
-fn emit_block(out: &mut Vec<Event>, base: &ContentEvent, role: Role, b: Block<'_>) {
+fn emit_block(out: &mut Vec<Event>, base: &mut ContentEvent, role: Role, b: Block<'_>) {
     let kind = b.kind.unwrap_or("");
     match kind {
         "text" => push_content(out, base, EventType::Text, b.text.unwrap_or_default(), role),
@@ -514,19 +520,21 @@ impl TranscriptParser for ClaudeCodeParser {
         };
         let session = raw.session_id.unwrap_or("");
         let is_sidechain = raw.is_sidechain.unwrap_or(false);
-        let base = ContentEvent {
+        let mut base = ContentEvent {
             timestamp,
             native_session_id: session.to_owned(),
             event_type: EventType::Text,
             role,
             content: String::new(),
             is_sidechain,
+            source_id: raw.uuid.unwrap_or("").to_owned(),
+            index: 0,
         };
         match message.content {
-            Some(Content::Text(s)) => push_content(out, &base, EventType::Text, s, role),
+            Some(Content::Text(s)) => push_content(out, &mut base, EventType::Text, s, role),
             Some(Content::Blocks(blocks)) => {
                 for b in blocks {
-                    emit_block(out, &base, role, b);
+                    emit_block(out, &mut base, role, b);
                 }
             }
             None => {}
@@ -550,6 +558,7 @@ impl TranscriptParser for ClaudeCodeParser {
                 native_session_id: session.to_owned(),
                 message_id: message_id.to_owned(),
                 request_id: raw.request_id.unwrap_or("").to_owned(),
+                source_id: String::new(),
                 model: message.model.unwrap_or("").to_owned(),
                 input_tokens: u.input_tokens.unwrap_or(0),
                 output_tokens: u.output_tokens.unwrap_or(0),

@@ -309,6 +309,8 @@ impl CodexParser {
         }
     }
 
+    /// A content event; `parse_line` numbers the events of a line and gives them the line's
+    /// digest (Codex lines carry no id).
     fn content(&self, ts: std::time::SystemTime, t: EventType, role: Role, c: String) -> Event {
         Event::Content(ContentEvent {
             timestamp: ts,
@@ -317,6 +319,8 @@ impl CodexParser {
             role,
             content: c,
             is_sidechain: false,
+            source_id: String::new(),
+            index: 0,
         })
     }
 }
@@ -380,6 +384,7 @@ impl TranscriptParser for CodexParser {
                     native_session_id: self.state.session_id.clone(),
                     message_id: String::new(),
                     request_id: String::new(),
+                    source_id: String::new(),
                     model: self.state.model.clone(),
                     input_tokens: d.input_tokens - cached,
                     output_tokens: d.output_tokens,
@@ -389,11 +394,15 @@ impl TranscriptParser for CodexParser {
                     cache_creation_1h_tokens: None,
                 };
                 if usage.total_tokens() > 0 {
-                    out.push(Event::Usage(usage));
+                    out.push(Event::Usage(Usage {
+                        source_id: crate::identity::line_id(text),
+                        ..usage
+                    }));
                 }
             }
             return LineOutcome::Parsed;
         }
+        let first = out.len();
         match p.kind {
             Some("message") => {
                 let role = match de::<&str>(p.role) {
@@ -441,6 +450,15 @@ impl TranscriptParser for CodexParser {
                 out.push(self.content(ts, EventType::ToolResult, Role::User, c));
             }
             _ => return LineOutcome::Skipped(SkipReason::IgnoredType),
+        }
+        if out.len() > first {
+            let line = crate::identity::line_id(text);
+            for (i, e) in out[first..].iter_mut().enumerate() {
+                if let Event::Content(c) = e {
+                    c.index = u32::try_from(i).unwrap_or(u32::MAX);
+                    c.source_id.clone_from(&line);
+                }
+            }
         }
         LineOutcome::Parsed
     }

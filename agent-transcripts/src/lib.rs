@@ -39,7 +39,8 @@
 //!
 //! Layout: [`model`] (the event vocabulary), [`parser`] (the adapter contract and skip
 //! accounting), [`lines`] (splitting a growing file), one module per agent ([`claudecode`],
-//! [`codex`], [`opencode`]), [`pricing`] and [`mod@report`].
+//! [`codex`], [`opencode`]), [`identity`] (deterministic record ids), [`pricing`] and
+//! [`mod@report`].
 //!
 //! What lives elsewhere: following files, checkpointing offsets, and mapping events to
 //! telemetry records are gt-cli's. This crate opens no file, reads no environment variable
@@ -49,6 +50,7 @@
 pub mod claudecode;
 pub mod codex;
 mod dedup;
+pub mod identity;
 pub mod lines;
 pub mod model;
 pub mod opencode;
@@ -59,6 +61,7 @@ pub mod time;
 
 pub use claudecode::{ClaudeCodeParser, claude_config_dir, claude_project_dir};
 pub use codex::CodexParser;
+pub use identity::record_id;
 pub use lines::{DEFAULT_MAX_LINE_BYTES, LineReader};
 pub use model::{AgentKind, ContentEvent, Event, EventType, Role, Usage};
 pub use opencode::{DocumentIds, OpenCodeParser};

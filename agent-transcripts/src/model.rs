@@ -114,6 +114,13 @@ pub struct ContentEvent {
     pub content: String,
     /// True for Claude Code sidechain (sub-agent) messages; false for the other agents.
     pub is_sidechain: bool,
+    /// What identifies the transcript line or document that carried the block: the agent's own
+    /// id when it writes one (Claude Code line `uuid`, OpenCode part id), else a digest of the
+    /// line's bytes (Codex, whose lines carry no id). Empty when the line had no id (then
+    /// [`crate::record_id`] falls back to the event's fields).
+    pub source_id: String,
+    /// The block's position among the events its line or document produced (0, 1, …).
+    pub index: u32,
 }
 
 /// The tokens of one billed model request, counted once.
@@ -131,6 +138,9 @@ pub struct Usage {
     pub message_id: String,
     /// The provider's request id (Claude `req_…`); empty when there is none.
     pub request_id: String,
+    /// A digest of the line that carried the usage when the agent writes no message or request
+    /// id (Codex `token_count` lines); empty otherwise.
+    pub source_id: String,
     /// The model id as the transcript wrote it (`claude-sonnet-4-5-20250929`, `gpt-5-codex`);
     /// empty when unknown.
     pub model: String,
@@ -157,6 +167,8 @@ impl Default for ContentEvent {
             role: Role::Assistant,
             content: String::new(),
             is_sidechain: false,
+            source_id: String::new(),
+            index: 0,
         }
     }
 }
@@ -168,6 +180,7 @@ impl Default for Usage {
             native_session_id: String::new(),
             message_id: String::new(),
             request_id: String::new(),
+            source_id: String::new(),
             model: String::new(),
             input_tokens: 0,
             output_tokens: 0,

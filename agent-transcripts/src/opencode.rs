@@ -370,6 +370,7 @@ impl OpenCodeParser {
                     native_session_id: session.to_owned(),
                     message_id: id.to_owned(),
                     request_id: String::new(),
+                    source_id: String::new(),
                     model: raw.model_id.unwrap_or_default(),
                     input_tokens: tokens.input.0,
                     output_tokens: tokens.output.0.saturating_add(tokens.reasoning.0),
@@ -452,7 +453,7 @@ impl OpenCodeParser {
         if !id.is_empty() {
             self.seen.insert(key);
         }
-        for (event_type, role, content, when) in emitted {
+        for (index, (event_type, role, content, when)) in (0..).zip(emitted) {
             out.push(Event::Content(ContentEvent {
                 timestamp: when.unwrap_or(SystemTime::UNIX_EPOCH),
                 native_session_id: session.to_owned(),
@@ -460,6 +461,8 @@ impl OpenCodeParser {
                 role,
                 content,
                 is_sidechain: false,
+                source_id: id.to_owned(),
+                index,
             }));
         }
         LineOutcome::Parsed

@@ -221,6 +221,11 @@ pub(crate) struct ReplayArgs {
     /// The run id recorded as `run.id` (default: GT_RUN).
     #[arg(long)]
     pub(crate) run_id: Option<String>,
+    /// The backend's retention in days: records older than that are counted and reported in
+    /// one warning, because VictoriaLogs and VictoriaMetrics accept them and drop them
+    /// (default 7, VictoriaLogs' default `-retentionPeriod`; 0 turns the check off).
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub(crate) retention: u32,
 }
 
 /// `--by` values.

@@ -249,6 +249,14 @@ impl Emit {
     pub fn record(&self) {
         use telemetry_recorder as r;
         let s = |k| self.s(k);
+        // An emitted agent record is one delivery of its own unless the caller names it.
+        let fresh_id;
+        let record_id = if self.s("record.id").is_empty() {
+            fresh_id = uuid::Uuid::new_v4().hyphenated().to_string();
+            fresh_id.as_str()
+        } else {
+            self.s("record.id")
+        };
         let outcome: Outcome<'_> = match &self.error {
             Some(message) => Err(message as &dyn std::fmt::Display),
             None => Ok(()),
@@ -361,6 +369,7 @@ impl Emit {
                 event_type: self.event_type().unwrap_or(AgentEventType::Text),
                 role: self.message_role().unwrap_or(MessageRole::Assistant),
                 content: s("content"),
+                record_id,
                 timestamp: SystemTime::now(),
             }),
             EventKind::AgentUsage => r::record_agent_usage(&AgentUsage {
@@ -368,6 +377,9 @@ impl Emit {
                 native_session_id: s("native_session_id"),
                 agent_type: s("agent_type"),
                 model: s("model"),
+                record_id,
+                message_id: s("message_id"),
+                request_id: s("request_id"),
                 role: s("role"),
                 rig: s("rig"),
                 input_tokens: self.n("input_tokens"),

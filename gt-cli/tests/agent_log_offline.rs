@@ -115,27 +115,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn replay_exports_every_record_once_with_transcript_times() {
     let town = Town::new();
     let rx = Receiver::start().unwrap();
-    let out = town
-        .gt()
-        .args([
-            "agent-log",
-            "replay",
-            "--session",
-            "gt-replay",
-            "--run-id",
-            "run-7",
-        ])
-        .arg(fixture())
-        .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
-        .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
-        .env("GT_LOG_AGENT_OUTPUT", "true")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = replay_into(&town, &rx, &["--run-id", "run-7"]);
     let usages = records(&rx, "agent.usage");
     let events = records(&rx, "agent.event");
     // sess-1: user text, thinking, tool_use, tool_result, "Fixed.", "Hm."; agent-a: user
@@ -159,7 +139,6 @@ fn replay_exports_every_record_once_with_transcript_times() {
         .filter(|c| c.is_finite())
         .sum();
     assert!((cost - TOTAL_COST).abs() < 1e-12, "{cost}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("4 agent.usage and 8 agent.event records exported"),
         "{stderr}"
@@ -349,4 +328,98 @@ fn report_and_replay_of_an_opencode_database_count_aborted_messages_alike() {
     let (reported, replayed, stderr, replay_stderr) = report_and_replay_totals(&town, &path);
     assert_eq!(reported, (4, 100), "{stderr}");
     assert_eq!(replayed, reported, "{replay_stderr}");
+}
+
+/// `replay` of the fixture into `rx` (agent output on).
+fn replay_into(town: &Town, rx: &Receiver, extra: &[&str]) -> String {
+    let out = town
+        .gt()
+        .args(["agent-log", "replay", "--session", "gt-replay"])
+        .args(extra)
+        .arg(fixture())
+        .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
+        .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
+        .env("GT_LOG_AGENT_OUTPUT", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_replayed_record_carries_the_same_record_id_and_usages_their_message_ids() {
+    let town = Town::new();
+    let rx = Receiver::start().unwrap();
+    replay_into(&town, &rx, &[]);
+    replay_into(&town, &rx, &[]);
+    let mut all = records(&rx, "agent.usage");
+    all.extend(records(&rx, "agent.event"));
+    assert_eq!(all.len(), 2 * (4 + 8));
+    let mut ids: Vec<&str> = all
+        .iter()
+        .map(|r| {
+            r.str_attr("record.id")
+                .expect("every record has a record.id")
+        })
+        .collect();
+    ids.sort_unstable();
+    let delivered = ids.len();
+    ids.dedup();
+    // Each of the 12 records twice, under one id; no two records share one.
+    assert_eq!((delivered, ids.len()), (24, 12), "{ids:?}");
+    let usages = records(&rx, "agent.usage");
+    let msg1 = usages
+        .iter()
+        .find(|r| r.attr("output_tokens") == Some(&Value::Int(50)))
+        .expect("msg_1");
+    assert_eq!(msg1.str_attr("message_id"), Some("msg_1"));
+    assert!(
+        msg1.str_attr("request_id")
+            .is_some_and(|r| r.starts_with("req_")),
+        "{msg1:?}"
+    );
+}
+
+/// The lines of `stderr` that warn about retention.
+fn retention_warnings(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("older than the assumed retention"))
+        .collect()
+}
+
+#[test]
+fn replay_warns_once_about_records_older_than_the_assumed_retention() {
+    let town = Town::new();
+    let rx = Receiver::start().unwrap();
+    // The fixture was written on 2026-01-05: older than 7 days (the default) by now.
+    let stderr = replay_into(&town, &rx, &[]);
+    let warnings = retention_warnings(&stderr);
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("warning: 12 records are older than the assumed retention of 7 days")
+            && warnings[0].contains("oldest 2026-01-05T10:00:00")
+            && warnings[0].contains("-retentionPeriod"),
+        "{stderr}"
+    );
+    // A retention that reaches back far enough, or none at all: no warning.
+    let days = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1_767_571_200)
+        / 86_400
+        + 2;
+    for extra in [
+        vec!["--retention".to_owned(), days.to_string()],
+        vec!["--retention".to_owned(), "0".to_owned()],
+    ] {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let stderr = replay_into(&town, &rx, &extra);
+        assert!(
+            retention_warnings(&stderr).is_empty(),
+            "{extra:?}: {stderr}"
+        );
+    }
 }

@@ -50,7 +50,9 @@ pub enum Mode {
     /// `200 OK` with an empty `Export*ServiceResponse` (same content type as the request).
     #[default]
     Accept,
-    /// Answer with this status and an empty body, keeping the connection.
+    /// Answer with this status and an empty body, keeping the connection. The request is
+    /// recorded first (in every mode), so `Status(503)` is a backend that stores a batch and
+    /// answers an error: the exporter retries and the records arrive twice.
     Status(u16),
     /// Read the request, then close the connection without answering.
     Close,

@@ -599,7 +599,7 @@ pub mod event {
         AttrKind, AttrSpec, ERROR, EventSpec, GT_LOG_AGENT_OUTPUT, GT_LOG_BD_OUTPUT,
         GT_LOG_MAIL_BODY, GT_LOG_PANE_OUTPUT, GT_LOG_PRIME_CONTEXT, GT_LOG_PROMPT_KEYS, STATUS,
         SeverityRule, WORK_BEAD, WORK_MOL, WORK_RIG, attr, gated, given, instrument, int,
-        label_only, req, s,
+        label_only, req, s, unless_empty,
     };
 
     const fn ev(
@@ -873,6 +873,7 @@ pub mod event {
                 s("role"),
                 s("content"),
                 s("native_session_id"),
+                s("record.id"),
             ],
             instrument::AGENT_EVENTS_TOTAL
         )
@@ -891,6 +892,9 @@ pub mod event {
             &[
                 req("session"),
                 s("native_session_id"),
+                s("record.id"),
+                unless_empty("message_id"),
+                unless_empty("request_id"),
                 int("input_tokens"),
                 int("output_tokens"),
                 int("cache_read_tokens"),

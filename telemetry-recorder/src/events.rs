@@ -164,6 +164,9 @@ pub struct AgentEvent<'a> {
     pub role: MessageRole,
     /// `content`, truncated to `GT_LOG_AGENT_CONTENT_LIMIT`.
     pub content: &'a str,
+    /// `record.id`: the same for every delivery of the same transcript record, so duplicates
+    /// can be removed at query time (`agent_transcripts::record_id`).
+    pub record_id: &'a str,
     /// When the transcript says it happened: the record's timestamp.
     pub timestamp: SystemTime,
 }
@@ -179,6 +182,13 @@ pub struct AgentUsage<'a> {
     pub agent_type: &'a str,
     /// `model`.
     pub model: &'a str,
+    /// `record.id`: the same for every delivery of the same transcript record, so duplicates
+    /// can be removed at query time (`agent_transcripts::record_id`).
+    pub record_id: &'a str,
+    /// `message_id`: the provider's message id (Claude Code, OpenCode); omitted when empty.
+    pub message_id: &'a str,
+    /// `request_id`: the provider's request id (Claude Code); omitted when empty.
+    pub request_id: &'a str,
     /// Gas Town role, on the metrics.
     pub role: &'a str,
     /// Rig, on the token metrics.

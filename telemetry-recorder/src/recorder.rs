@@ -700,6 +700,7 @@ impl Recorder {
             string(&truncate(ev.content, self.settings.agent_content_limit)),
         );
         rec.add_attribute("native_session_id", string(ev.native_session_id));
+        rec.add_attribute("record.id", string(ev.record_id));
         self.emit(rec, RunId::Ambient);
     }
 
@@ -749,6 +750,15 @@ impl Recorder {
         let mut rec = self.start(&event::AGENT_USAGE, Severity::Info, usage.timestamp);
         rec.add_attribute("session", string(usage.session));
         rec.add_attribute("native_session_id", string(usage.native_session_id));
+        rec.add_attribute("record.id", string(usage.record_id));
+        for (key, value) in [
+            ("message_id", usage.message_id),
+            ("request_id", usage.request_id),
+        ] {
+            if !value.is_empty() {
+                rec.add_attribute(key, string(value));
+            }
+        }
         rec.add_attribute("input_tokens", int(usage.input_tokens));
         rec.add_attribute("output_tokens", int(usage.output_tokens));
         rec.add_attribute("cache_read_tokens", int(usage.cache_read_tokens));

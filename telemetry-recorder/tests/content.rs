@@ -31,6 +31,7 @@ fn agent_event(content: &str) -> AgentEvent<'_> {
         event_type: AgentEventType::Text,
         role: MessageRole::Assistant,
         content,
+        record_id: "r-1",
         timestamp: SystemTime::now(),
     }
 }

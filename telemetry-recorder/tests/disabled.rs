@@ -119,6 +119,7 @@ fn every_record_function_is_an_allocation_free_no_op_when_telemetry_is_off() {
             event_type: AgentEventType::Text,
             role: MessageRole::User,
             content: "c",
+            record_id: "i",
             timestamp: now,
         });
         record_agent_usage(&AgentUsage {
@@ -126,6 +127,9 @@ fn every_record_function_is_an_allocation_free_no_op_when_telemetry_is_off() {
             native_session_id: "n",
             agent_type: "a",
             model: "m",
+            record_id: "i",
+            message_id: "",
+            request_id: "",
             role: "r",
             rig: "g",
             input_tokens: 1,

@@ -331,6 +331,7 @@ fn cases() -> Vec<Case> {
                     event_type: AgentEventType::ToolUse,
                     role: MessageRole::Assistant,
                     content: &content,
+                    record_id: "9a3b59e7-751d-5a56-9e31-43b1e4007d2b",
                     timestamp: transcript_time(),
                 });
             },
@@ -341,6 +342,7 @@ fn cases() -> Vec<Case> {
                 ("role", s("assistant")),
                 ("content", s(r#"Bash: {"command":"ls"}"#)),
                 ("native_session_id", s("sess-1")),
+                ("record.id", s("9a3b59e7-751d-5a56-9e31-43b1e4007d2b")),
             ],
             &[
                 ("session", s("gt-gastown-Toast")),
@@ -354,6 +356,9 @@ fn cases() -> Vec<Case> {
             &[
                 ("session", s("gt-gastown-Toast")),
                 ("native_session_id", s("sess-1")),
+                ("record.id", s("0d6b3c1e-2f4a-5b8c-9d0e-1f2a3b4c5d6e")),
+                ("message_id", s("msg_01")),
+                ("request_id", s("req_01")),
                 ("input_tokens", Value::Int(1200)),
                 ("output_tokens", Value::Int(340)),
                 ("cache_read_tokens", Value::Int(5000)),
@@ -378,6 +383,9 @@ fn usage() -> AgentUsage<'static> {
         native_session_id: "sess-1",
         agent_type: "claudecode",
         model: "claude-opus-4",
+        record_id: "0d6b3c1e-2f4a-5b8c-9d0e-1f2a3b4c5d6e",
+        message_id: "msg_01",
+        request_id: "req_01",
         role: "gastown/polecats/Toast",
         rig: "gastown",
         input_tokens: 1200,

@@ -410,9 +410,7 @@ impl<S: Sink> Follower<S> {
             return 0;
         }
         let r = sink.record(agent, event);
-        batch.usage_records += u64::from(r.usage);
-        batch.event_records += u64::from(r.event);
-        batch.unpriced_usages += u64::from(r.unpriced);
+        batch.count(&r);
         r.records
     }
 

@@ -437,9 +437,7 @@ impl<S: Sink> DbFollower<S> {
 
     fn record(&mut self, event: &Event) -> usize {
         let r = self.sink.record(AgentKind::OpenCode, event);
-        self.batch.usage_records += u64::from(r.usage);
-        self.batch.event_records += u64::from(r.event);
-        self.batch.unpriced_usages += u64::from(r.unpriced);
+        self.batch.count(&r);
         r.records
     }
 

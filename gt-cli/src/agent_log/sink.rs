@@ -1,7 +1,8 @@
 //! Where transcript events go: telemetry records, and the confirmation that they left.
 //!
 //! One job: [`TelemetrySink`] maps each [`Event`] to `agent.event` / `agent.usage` through
-//! telemetry-recorder (priced with the [`Pricing`] table, `run.id` from `--run-id`), confirms
+//! telemetry-recorder (priced with the [`Pricing`] table, `run.id` from `--run-id`, `record.id`
+//! from [`agent_transcripts::record_id`], so every delivery of a record has the same id), confirms
 //! an export by flushing the logs provider, and probes the logs endpoint before a retry. The
 //! [`Sink`] trait lets the follower be tested without a backend. It must not read files or
 //! decide what to read next.
@@ -12,7 +13,9 @@
 //! than 512 records ([`crate::agent_log::settings::BATCH_RECORDS`]) and flushes at once, so the
 //! flush is the export of that batch. A flush that does not answer within
 //! [`CONFIRM_WAIT`] counts as failed although its export may still succeed later: a backend
-//! slower than that can receive a batch twice (at-least-once at that edge).
+//! slower than that can receive a batch twice, and so can one that stores a batch and answers
+//! an error (at least once). Every record carries `record.id`, the same for every delivery,
+//! so queries remove the duplicates (docs/operations.md, "Duplicate agent records").
 //!
 //! The recorder adds to the counters (`gastown.agent.events.total`, `gastown.token.*`) as it
 //! makes each record and has no log-only call, so a batch that fails and is sent again is
@@ -23,7 +26,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use agent_transcripts::{AgentKind, ContentEvent, Event, EventType, Pricing, Role, Usage};
 use telemetry_recorder::{AgentEvent, AgentEventType, AgentUsage, MessageRole};
@@ -44,6 +47,10 @@ pub struct Recorded {
     pub event: bool,
     /// The usage's model has no price.
     pub unpriced: bool,
+    /// The record's time, when it is older than the retention the sink was told to assume
+    /// ([`TelemetrySink::assume_retention`]): a backend keeping that long accepts the record
+    /// and drops it.
+    pub stale: Option<SystemTime>,
 }
 
 /// Where the follower sends events.
@@ -78,6 +85,7 @@ pub struct TelemetrySink {
     warned_models: HashSet<String>,
     stop: Arc<AtomicBool>,
     probe: Option<Probe>,
+    retention_cutoff: Option<SystemTime>,
 }
 
 impl std::fmt::Debug for TelemetrySink {
@@ -124,10 +132,26 @@ impl TelemetrySink {
             warned_models: HashSet::new(),
             stop,
             probe,
+            retention_cutoff: None,
         }
     }
 
-    fn record_content(&self, agent: AgentKind, c: &ContentEvent) {
+    /// Marks records older than `retention` (counted from now) as [`Recorded::stale`]: the
+    /// backend is assumed to drop them although it accepts them (VictoriaLogs and
+    /// VictoriaMetrics answer 200 for samples outside `-retentionPeriod`).
+    #[must_use]
+    pub fn assume_retention(mut self, retention: Duration) -> Self {
+        self.retention_cutoff = SystemTime::now().checked_sub(retention);
+        self
+    }
+
+    fn stale(&self, timestamp: SystemTime) -> Option<SystemTime> {
+        self.retention_cutoff
+            .filter(|cutoff| timestamp < *cutoff)
+            .map(|_| timestamp)
+    }
+
+    fn record_content(&self, agent: AgentKind, c: &ContentEvent, record_id: &str) {
         telemetry_recorder::record_agent_event(&AgentEvent {
             session: &self.context.session,
             native_session_id: &c.native_session_id,
@@ -143,12 +167,13 @@ impl TelemetrySink {
                 Role::User => MessageRole::User,
             },
             content: &c.content,
+            record_id,
             timestamp: c.timestamp,
         });
     }
 
     /// Records the usage; returns whether its model had a price.
-    fn record_usage(&mut self, agent: AgentKind, u: &Usage) -> bool {
+    fn record_usage(&mut self, agent: AgentKind, u: &Usage, record_id: &str) -> bool {
         let cost = self.pricing.cost_usd(u);
         if cost.is_none() && self.warned_models.insert(u.model.clone()) {
             eprintln!(
@@ -162,6 +187,9 @@ impl TelemetrySink {
             native_session_id: &u.native_session_id,
             agent_type: agent.as_str(),
             model: &u.model,
+            record_id,
+            message_id: &u.message_id,
+            request_id: &u.request_id,
             role: &self.context.role,
             rig: &self.context.rig,
             input_tokens: u.input_tokens,
@@ -186,19 +214,22 @@ impl Sink for TelemetrySink {
                 if !self.agent_output {
                     return Recorded::default();
                 }
-                self.record_content(agent, c);
+                self.record_content(agent, c, &agent_transcripts::record_id(agent, event));
                 Recorded {
                     records: 1,
                     event: true,
+                    stale: self.stale(c.timestamp),
                     ..Recorded::default()
                 }
             }
             Event::Usage(u) => {
-                let priced = self.record_usage(agent, u);
+                let priced =
+                    self.record_usage(agent, u, &agent_transcripts::record_id(agent, event));
                 Recorded {
                     records: 1,
                     usage: true,
                     unpriced: !priced,
+                    stale: self.stale(u.timestamp),
                     ..Recorded::default()
                 }
             }
@@ -272,6 +303,7 @@ pub(crate) mod test_support {
                 usage: matches!(event, Event::Usage(_)),
                 event: matches!(event, Event::Content(_)),
                 unpriced: false,
+                stale: None,
             }
         }
         fn confirm(&mut self) -> bool {

@@ -235,6 +235,10 @@ pub struct Totals {
     pub unpriced_usages: u64,
     /// Usages dropped because another transcript already carried their message.
     pub duplicate_messages: u64,
+    /// Records older than the retention the sink assumed ([`crate::agent_log::sink::Recorded::stale`]).
+    pub stale_records: u64,
+    /// The oldest of those records' times.
+    pub oldest_stale: Option<std::time::SystemTime>,
     /// Lines that produced nothing, by reason.
     pub skipped: agent_transcripts::SkipCounts,
 }
@@ -246,7 +250,30 @@ impl Totals {
         self.event_records += other.event_records;
         self.unpriced_usages += other.unpriced_usages;
         self.duplicate_messages += other.duplicate_messages;
+        self.stale_records += other.stale_records;
+        self.oldest_stale = min_time(self.oldest_stale, other.oldest_stale);
         self.skipped += other.skipped;
+    }
+
+    /// Counts what recording one event made.
+    pub fn count(&mut self, r: &crate::agent_log::sink::Recorded) {
+        self.usage_records += u64::from(r.usage);
+        self.event_records += u64::from(r.event);
+        self.unpriced_usages += u64::from(r.unpriced);
+        if r.stale.is_some() {
+            self.stale_records += 1;
+            self.oldest_stale = min_time(self.oldest_stale, r.stale);
+        }
+    }
+}
+
+fn min_time(
+    a: Option<std::time::SystemTime>,
+    b: Option<std::time::SystemTime>,
+) -> Option<std::time::SystemTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -409,6 +409,10 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         },
         Arc::clone(&stop),
     );
+    let sink = match args.retention {
+        0 => sink,
+        days => sink.assume_retention(Duration::from_secs(u64::from(days) * 86_400)),
+    };
     let count = files.len().max(1);
     let started = Instant::now();
     let (ok, totals) = if let Some(db) = database {
@@ -444,6 +448,16 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_millis(),
         summary(&totals)
     );
+    if let Some(oldest) = totals.oldest_stale {
+        eprintln!(
+            "gt agent-log replay: warning: {} records are older than the assumed retention of {} \
+             days (oldest {}): VictoriaLogs and VictoriaMetrics answer 200 and drop records older \
+             than their -retentionPeriod; raise it, or pass the backend's --retention",
+            totals.stale_records,
+            args.retention,
+            agent_transcripts::time::to_rfc3339(oldest),
+        );
+    }
     if ok {
         Ok(ExitCode::SUCCESS)
     } else {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// True with `GT_IT_BACKENDS=1`; otherwise says why the test is skipped.
 pub(crate) fn enabled() -> bool {
-    let on = std::env::var("GT_IT_BACKENDS").is_ok_and(|v| v == "1");
+    let on = std::env::var(telemetry_core::env::GT_IT_BACKENDS).is_ok_and(|v| v == "1");
     if !on {
         eprintln!("skipped: set GT_IT_BACKENDS=1 with .ci/start-backends.sh run once");
     }
@@ -34,6 +34,23 @@ pub(crate) fn curl(url: &str, data: &[(&str, &str)]) -> String {
     }
     let out = cmd.output().expect("curl runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The rows a LogsQL query returns from the VictoriaLogs at `base` (`http://host:port`).
+pub(crate) fn logsql(base: &str, query: &str) -> Vec<serde_json::Value> {
+    curl(&format!("{base}/select/logsql/query"), &[("query", query)])
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Field `name` of a LogsQL stats row as a number (LogsQL answers numbers as strings); NaN
+/// when missing.
+pub(crate) fn number(row: &serde_json::Value, name: &str) -> f64 {
+    row[name]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 /// Polls `probe` until it returns Some, up to `deadline`.
@@ -118,6 +135,12 @@ impl Server {
         panic!("{} did not start", program.display());
     }
 
+    /// Sends `sig` to the server (`STOP`/`CONT` freeze and thaw it).
+    pub(crate) fn signal(&self, sig: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id().cast_signed()).expect("a pid");
+        rustix::process::kill_process(pid, sig).expect("signal sent");
+    }
+
     /// What the server printed so far.
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
@@ -142,6 +165,18 @@ pub(crate) fn victoria_metrics() -> Server {
             "-search.latencyOffset=1s".to_owned(),
             "-search.disableCache".to_owned(),
             "-opentelemetry.usePrometheusNaming".to_owned(),
+        ]
+    })
+}
+
+/// A private VictoriaLogs keeping everything (`-retentionPeriod=100y`), so that records of any
+/// age are stored.
+pub(crate) fn victoria_logs() -> Server {
+    Server::start(&bin("victoria-logs"), |addr, dir| {
+        vec![
+            format!("-httpListenAddr={addr}"),
+            format!("-storageDataPath={}", dir.join("vl").display()),
+            "-retentionPeriod=100y".to_owned(),
         ]
     })
 }
