@@ -105,8 +105,18 @@ impl DurableMetricExporter {
         }
         let mut out = Vec::new();
         if !durable.is_empty() {
-            match self.store.as_ref().map(|s| s.advance(&durable)) {
-                Some(Ok(advanced)) => {
+            let advanced = match self.store.as_ref().map(|s| s.advance(&durable)) {
+                Some(Ok(advanced)) => Some(advanced),
+                Some(Err(err)) => {
+                    self.warn_once(&format!(
+                        "{err}; counters that cannot reach it are exported per process"
+                    ));
+                    None
+                }
+                None => None,
+            };
+            match advanced {
+                Some(advanced) => {
                     if let Some(aside) = &advanced.recovered_from {
                         eprintln!(
                             "gt: warning: telemetry: the counter store was unreadable; moved \
@@ -127,15 +137,7 @@ impl DurableMetricExporter {
                         &durable,
                     ));
                 }
-                Some(Err(err)) => {
-                    self.warn_once(&format!(
-                        "{err}; counters are exported per process for the rest of this run"
-                    ));
-                    local.extend(durable.into_iter().map(|mut inc| {
-                        inc.id.resource.clone_from(&own_resource);
-                        inc
-                    }));
-                }
+                // No store (no state directory) or an unusable one: this process's own series.
                 None => local.extend(durable.into_iter().map(|mut inc| {
                     inc.id.resource.clone_from(&own_resource);
                     inc

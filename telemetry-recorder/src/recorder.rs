@@ -72,40 +72,38 @@ struct Instruments {
 /// (building all 26 up front was a fifth of a one-shot `gt prime`'s instructions).
 type Lazy<T> = LazyLock<T, Box<dyn FnOnce() -> T + Send>>;
 
+/// The instrument of `spec`, built by `build` on `meter` the first time it is used.
+fn lazy<T: 'static>(
+    meter: &Meter,
+    spec: &'static InstrumentSpec,
+    build: fn(&Meter, &'static InstrumentSpec) -> T,
+) -> Lazy<T> {
+    let meter = meter.clone();
+    LazyLock::new(Box::new(move || build(&meter, spec)))
+}
+
 impl Instruments {
     fn new(meter: &Meter) -> Self {
-        let c = |spec: &'static InstrumentSpec| -> Lazy<Counter<u64>> {
-            let meter = meter.clone();
-            LazyLock::new(Box::new(move || {
-                meter
-                    .u64_counter(spec.name)
-                    .with_unit(spec.unit)
-                    .with_description(spec.description)
+        let c = |spec| {
+            lazy(meter, spec, |m, s| {
+                m.u64_counter(s.name)
+                    .with_unit(s.unit)
+                    .with_description(s.description)
                     .build()
-            }))
+            })
         };
-        let histogram = {
-            let meter = meter.clone();
-            let spec = &instrument::BD_DURATION_MS;
-            LazyLock::new(Box::new(move || {
-                meter
-                    .f64_histogram(spec.name)
-                    .with_unit(spec.unit)
-                    .with_description(spec.description)
-                    .build()
-            }) as Box<dyn FnOnce() -> Histogram<f64> + Send>)
-        };
-        let cost = {
-            let meter = meter.clone();
-            let spec = &instrument::TOKEN_COST_USD;
-            LazyLock::new(Box::new(move || {
-                meter
-                    .f64_counter(spec.name)
-                    .with_unit(spec.unit)
-                    .with_description(spec.description)
-                    .build()
-            }) as Box<dyn FnOnce() -> Counter<f64> + Send>)
-        };
+        let histogram = lazy(meter, &instrument::BD_DURATION_MS, |m, s| {
+            m.f64_histogram(s.name)
+                .with_unit(s.unit)
+                .with_description(s.description)
+                .build()
+        });
+        let cost = lazy(meter, &instrument::TOKEN_COST_USD, |m, s| {
+            m.f64_counter(s.name)
+                .with_unit(s.unit)
+                .with_description(s.description)
+                .build()
+        });
         Self {
             bd_calls: c(&instrument::BD_CALLS_TOTAL),
             bd_duration: histogram,
