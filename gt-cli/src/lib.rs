@@ -4,7 +4,6 @@
 //! The binary (`src/main.rs`) only parses arguments, resolves settings and prints. Nothing here
 //! runs a shell: every subprocess gets its arguments as separate strings.
 
-pub mod agent_log;
 pub mod bd;
 pub mod emit;
 pub mod env_export;

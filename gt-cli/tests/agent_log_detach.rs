@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
+use agent_log::state::{InstanceLock, LockError, SessionFiles};
 use agent_log_common::{Town, append, message, poll_until, records, wait_counts};
-use gt_cli::agent_log::state::{InstanceLock, LockError, SessionFiles};
 use otlp_capture::Receiver;
 
 /// The process state letter and session id of `pid`, or None when it is gone (or a zombie).
@@ -68,7 +68,7 @@ fn two_concurrent_detached_starts_leave_exactly_one_instance() {
     assert_eq!((running, refused), (1, 1), "{said:?}");
 
     let files = SessionFiles::new(&town.state(), "gt-detach");
-    let pid = gt_cli::agent_log::state::read_pid(&files.pid).expect("pid file");
+    let pid = agent_log::state::read_pid(&files.pid).expect("pid file");
     let _reap = Reap(pid);
     let (_, session) = alive(pid).expect("the instance runs");
     assert_eq!(session, pid, "the instance leads its own session (setsid)");

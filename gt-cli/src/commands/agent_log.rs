@@ -1,7 +1,7 @@
 //! `gt agent-log`: follow an agent's transcripts (optionally in the background), replay them,
 //! or report on them.
 //!
-//! Wiring only: settings are resolved by `gt_cli::agent_log::settings`, the work is done by
+//! Wiring only: settings are resolved by `agent_log::settings`, the work is done by
 //! the follower and the readers of `gt_cli::agent_log`; this module starts telemetry (daemon
 //! profile, runtime metrics), takes the session's lock, detaches, and prints one line per
 //! outcome. It must not parse transcripts or decide what to export.
@@ -13,16 +13,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use agent_log::discover::{self, Ownership};
+use agent_log::follow::{self, Follower, Source};
+use agent_log::offline;
+use agent_log::opencode_db::{self, DbFollower, DbSource, Sessions};
+use agent_log::settings::{self, FollowFlags, FollowSettings};
+use agent_log::sink::{RecordContext, TelemetrySink};
+use agent_log::state::{Checkpoint, InstanceLock, LockError, SessionFiles, Totals};
+use agent_log::watch::Wakes;
 use agent_transcripts::{AgentKind, GroupBy, Pricing};
 use anyhow::Context as _;
-use gt_cli::agent_log::discover::{self, Ownership};
-use gt_cli::agent_log::follow::{self, Follower, Source};
-use gt_cli::agent_log::offline;
-use gt_cli::agent_log::opencode_db::{self, DbFollower, DbSource, Sessions};
-use gt_cli::agent_log::settings::{self, FollowFlags, FollowSettings};
-use gt_cli::agent_log::sink::{RecordContext, TelemetrySink};
-use gt_cli::agent_log::state::{Checkpoint, InstanceLock, LockError, SessionFiles, Totals};
-use gt_cli::agent_log::watch::Wakes;
 use telemetry_core::env::{
     GT_AGENT_LOG_STATE_DIR, GT_PRICING_FILE, GT_RIG, GT_ROLE, GT_RUN, GT_SESSION,
 };

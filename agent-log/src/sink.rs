@@ -10,7 +10,7 @@
 //! # What a confirmation means
 //! The SDK's batch processor also exports on its own timer (1 s) and when 512 records are
 //! queued, and a flush reports only the export it ran. The follower therefore records fewer
-//! than 512 records ([`crate::agent_log::settings::BATCH_RECORDS`]) and flushes at once, so the
+//! than 512 records ([`crate::settings::BATCH_RECORDS`]) and flushes at once, so the
 //! flush is the export of that batch. A flush that does not answer within
 //! [`CONFIRM_WAIT`] counts as failed although its export may still succeed later: a backend
 //! slower than that can receive a batch twice, and so can one that stores a batch and answers

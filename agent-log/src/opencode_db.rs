@@ -6,7 +6,7 @@
 //! then advances and saves its checkpoint: the [`RowKey`] of the last row delivered plus the
 //! parser's dedup state. A failed confirmation puts the cursor and the parser back where the
 //! last confirmed batch left them and waits (backoff, then a probe) before reading the same
-//! rows again, exactly like the transcript [`Follower`](crate::agent_log::follow::Follower).
+//! rows again, exactly like the transcript [`Follower`](crate::follow::Follower).
 //!
 //! # The database (checked Nov 2026)
 //! `$XDG_DATA_HOME/opencode/opencode.db` (default `~/.local/share/opencode/opencode.db`),
@@ -40,10 +40,10 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use telemetry_core::env::XDG_DATA_HOME;
 
-use crate::agent_log::follow::{Backoff, CheckpointWriter, Follow, Pump};
-use crate::agent_log::settings::BATCH_RECORDS;
-use crate::agent_log::sink::Sink;
-use crate::agent_log::state::{CHECKPOINT_VERSION, Checkpoint, DbCheckpoint, RowKey, Totals};
+use crate::follow::{Backoff, CheckpointWriter, Follow, Pump};
+use crate::settings::BATCH_RECORDS;
+use crate::sink::Sink;
+use crate::state::{CHECKPOINT_VERSION, Checkpoint, DbCheckpoint, RowKey, Totals};
 
 /// The database's file name in OpenCode's data directory.
 pub const DATABASE_FILE: &str = "opencode.db";
@@ -518,7 +518,7 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    use crate::agent_log::sink::test_support::Memory;
+    use crate::sink::test_support::Memory;
 
     const SCHEMA: &str = "
         CREATE TABLE session (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, directory TEXT NOT NULL,

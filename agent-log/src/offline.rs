@@ -15,7 +15,7 @@ use agent_transcripts::{
     TranscriptParser, Usage,
 };
 
-use crate::agent_log::discover::list_files;
+use crate::discover::list_files;
 
 /// The agent of a transcript file when `--agent` does not say: `.json` documents are
 /// OpenCode's, `rollout-*.jsonl` files Codex's, other `.jsonl` files Claude Code's.

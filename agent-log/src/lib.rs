@@ -1,4 +1,4 @@
-//! `gt agent-log`'s machinery: follow an agent's transcripts and export what they say.
+//! agent-log: follow an agent's transcripts and export what they say.
 //!
 //! The parsing lives in agent-transcripts; this module finds the files of a work directory
 //! ([`discover`]), follows each one ([`tail`]) in bounded batches whose export is confirmed

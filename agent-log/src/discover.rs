@@ -28,7 +28,7 @@ pub fn transcript_root(
         AgentKind::ClaudeCode => agent_transcripts::claude_config_dir(lookup, home)
             .map(|config| agent_transcripts::claude_project_dir(&config, work_dir)),
         AgentKind::Codex => agent_transcripts::codex::codex_sessions_dir(lookup, home),
-        AgentKind::OpenCode => crate::agent_log::opencode_db::database_path(lookup, home),
+        AgentKind::OpenCode => crate::opencode_db::database_path(lookup, home),
     }
 }
 

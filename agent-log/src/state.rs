@@ -235,7 +235,7 @@ pub struct Totals {
     pub unpriced_usages: u64,
     /// Usages dropped because another transcript already carried their message.
     pub duplicate_messages: u64,
-    /// Records older than the retention the sink assumed ([`crate::agent_log::sink::Recorded::stale`]).
+    /// Records older than the retention the sink assumed ([`crate::sink::Recorded::stale`]).
     pub stale_records: u64,
     /// The oldest of those records' times.
     pub oldest_stale: Option<std::time::SystemTime>,
@@ -256,7 +256,7 @@ impl Totals {
     }
 
     /// Counts what recording one event made.
-    pub fn count(&mut self, r: &crate::agent_log::sink::Recorded) {
+    pub fn count(&mut self, r: &crate::sink::Recorded) {
         self.usage_records += u64::from(r.usage);
         self.event_records += u64::from(r.event);
         self.unpriced_usages += u64::from(r.unpriced);

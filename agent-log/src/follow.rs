@@ -20,11 +20,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use agent_transcripts::{AgentKind, Event};
 
-use crate::agent_log::discover::{self, Ownership};
-use crate::agent_log::settings::BATCH_RECORDS;
-use crate::agent_log::sink::Sink;
-use crate::agent_log::state::{CHECKPOINT_VERSION, Checkpoint, FileCheckpoint, Totals};
-use crate::agent_log::tail::{FileId, ReadEnd, Restart, Tail};
+use crate::discover::{self, Ownership};
+use crate::settings::BATCH_RECORDS;
+use crate::sink::Sink;
+use crate::state::{CHECKPOINT_VERSION, Checkpoint, FileCheckpoint, Totals};
+use crate::tail::{FileId, ReadEnd, Restart, Tail};
 
 /// Message ids remembered across the files of a session.
 pub const MESSAGE_MEMORY: usize = 8192;
@@ -614,7 +614,7 @@ fn warn_restart(path: &Path, restart: Restart) {
 }
 
 /// What [`run`] and [`replay`] drive: a transcript [`Follower`], or an OpenCode database
-/// follower ([`crate::agent_log::opencode_db::DbFollower`]).
+/// follower ([`crate::opencode_db::DbFollower`]).
 pub trait Follow {
     /// Looks for new sources (files, the database).
     fn scan(&mut self);
@@ -714,7 +714,7 @@ mod tests {
     use super::*;
     use std::io::Write as _;
 
-    use crate::agent_log::sink::test_support::Memory;
+    use crate::sink::test_support::Memory;
 
     fn line(i: usize) -> String {
         format!(
