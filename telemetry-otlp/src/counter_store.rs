@@ -232,8 +232,10 @@ impl Totals {
     }
 
     /// Adds to each series what its contributor's total grew by since that contributor's
-    /// previous contribution (all of it for a first one, or when the total shrank: the
-    /// contributor started over); returns how many were dropped (store full, shape changed).
+    /// previous contribution (all of it for a first one). A total smaller than the previous one
+    /// adds nothing and is not remembered: the series grows again once the contributor passes
+    /// its old total (a contributor that starts over must take a new name). Returns how many
+    /// were dropped (store full).
     pub fn contribute(&mut self, contributions: &[Contribution], now_ns: u64) -> usize {
         let mut dropped = 0;
         for c in contributions {
@@ -261,7 +263,8 @@ impl Totals {
                 None => Some(c.total.clone()),
             };
             let Some(delta) = delta else {
-                dropped += 1;
+                // Went back (or changed shape): nothing to add, the old total stays the mark.
+                self.contributors.insert(c.contributor.clone(), now_ns);
                 continue;
             };
             if !is_zero(&delta) || found.is_none() {
@@ -316,16 +319,17 @@ fn is_zero(v: &Value) -> bool {
     }
 }
 
-/// What `now` adds to `before`: their difference, or all of `now` when it is smaller in any
-/// part (the contributor started over); `None` when their shapes differ.
+/// What `now` adds to `before`: their difference; `None` when `now` is smaller in any part
+/// (the contributor's state went back, a checkpoint restored from a backup: what it counts
+/// again up to `before` was counted already) or their shapes differ.
 fn growth(before: &Value, now: &Value) -> Option<Value> {
     Some(match (before, now) {
         (Value::IntSum { total: b }, Value::IntSum { total: n }) => Value::IntSum {
-            total: if n >= b { n - b } else { *n },
+            total: n.checked_sub(*b)?,
         },
-        (Value::FloatSum { total: b }, Value::FloatSum { total: n }) => Value::FloatSum {
-            total: if n >= b { n - b } else { *n },
-        },
+        (Value::FloatSum { total: b }, Value::FloatSum { total: n }) if n >= b => {
+            Value::FloatSum { total: n - b }
+        }
         (
             Value::Histogram {
                 bounds: bb,
@@ -339,19 +343,16 @@ fn growth(before: &Value, now: &Value) -> Option<Value> {
                 count: nn,
                 sum: ns,
             },
-        ) if bb == nb && bc.len() == nc.len() => {
-            let shrank = nn < bn || bc.iter().zip(nc).any(|(b, n)| n < b);
-            if shrank {
-                now.clone()
-            } else {
-                Value::Histogram {
-                    bounds: nb.clone(),
-                    counts: bc.iter().zip(nc).map(|(b, n)| n - b).collect(),
-                    count: nn - bn,
-                    sum: ns - bs,
-                }
-            }
-        }
+        ) if bb == nb && bc.len() == nc.len() => Value::Histogram {
+            bounds: nb.clone(),
+            counts: bc
+                .iter()
+                .zip(nc)
+                .map(|(b, n)| n.checked_sub(*b))
+                .collect::<Option<_>>()?,
+            count: nn.checked_sub(*bn)?,
+            sum: ns - bs,
+        },
         _ => return None,
     })
 }
@@ -623,8 +624,11 @@ mod tests {
         assert_eq!(t.series[0].start_ns + MS, t.series[0].time_ns);
         t.contribute(&[c("a", 300), c("b", 20)], 13 * MS);
         assert_eq!(t.series[0].value, Value::IntSum { total: 320 });
-        // A contributor that started over (a deleted checkpoint) adds its new total.
+        // A contributor whose state went back (an older checkpoint) adds nothing until it
+        // passes its old total.
         t.contribute(&[c("b", 5)], 14 * MS);
+        assert_eq!(t.series[0].value, Value::IntSum { total: 320 });
+        t.contribute(&[c("b", 25)], 14 * MS);
         assert_eq!(t.series[0].value, Value::IntSum { total: 325 });
         assert_eq!(t.series[0].time_ns, 15 * MS);
         // Increments from one-shot processes mix with contributions.
