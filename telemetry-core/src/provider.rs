@@ -19,8 +19,8 @@ use opentelemetry_sdk::metrics::{Instrument, PeriodicReader, SdkMeterProvider, S
 
 use crate::config::Config;
 use crate::error::{InitError, ShutdownError};
-use crate::published::{Published, PublishedPoint};
 use crate::export::{WarnOnce, WarningLogExporter, WarningMetricExporter};
+use crate::published::{Published, PublishedPoint};
 use crate::resource::build_resource;
 
 /// One signal's flush or shutdown, run on its own thread.

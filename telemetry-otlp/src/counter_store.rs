@@ -543,7 +543,11 @@ impl Store {
         };
         let now = now_ns();
         let dropped = totals.merge(increments, now) + totals.contribute(contributions, now);
-        if !increments.is_empty() || !contributions.is_empty() || recovered_from.is_some() || text.is_empty() {
+        if !increments.is_empty()
+            || !contributions.is_empty()
+            || recovered_from.is_some()
+            || text.is_empty()
+        {
             let json = serde_json::to_vec(&totals).map_err(|e| io(std::io::Error::other(e)))?;
             // Rewritten in place under the lock: a rename would cost a second file and a
             // directory update on every invocation. A process killed mid-write leaves a torn

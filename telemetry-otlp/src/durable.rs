@@ -18,8 +18,8 @@
 //! time at collection, outside the store's lock, where two processes could invert it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::Request;
@@ -170,10 +170,7 @@ impl DurableMetricExporter {
                     };
                     let contributions: Vec<Contribution> = contributions
                         .into_iter()
-                        .map(|c| Contribution {
-                            id: own(c.id),
-                            ..c
-                        })
+                        .map(|c| Contribution { id: own(c.id), ..c })
                         .collect();
                     totals.contribute(&contributions, now_ns());
                     let changed = contributions.iter().map(|c| &c.id).collect();
@@ -249,10 +246,17 @@ impl DurableMetricExporter {
         durable: &'a [Increment],
         contributions: &'a [Contribution],
     ) -> HashSet<&'a SeriesId> {
-        let sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut changed: HashSet<&SeriesId> = durable.iter().map(|i| &i.id).collect();
         for c in contributions {
-            let time = totals.series.iter().find(|s| s.id == c.id).map(|s| s.time_ns);
+            let time = totals
+                .series
+                .iter()
+                .find(|s| s.id == c.id)
+                .map(|s| s.time_ns);
             if time.is_some_and(|t| sent.get(&c.id).is_none_or(|at| *at < t)) {
                 changed.insert(&c.id);
             }
@@ -287,7 +291,10 @@ impl PushMetricExporter for DurableMetricExporter {
             .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))?;
         match self.transport.send(request) {
             Ok(response) if response.status().is_success() => {
-                let mut sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut sent = self
+                    .sent
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 sent.extend(published);
                 Ok(())
             }

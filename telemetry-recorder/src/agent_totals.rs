@@ -308,7 +308,11 @@ mod tests {
         assert_eq!((input("m1"), input("m2")), (Some(25), Some(7)));
         let events = t.get(
             AgentCounter::Events,
-            &[("session", "s"), ("event_type", "usage"), ("role", "polecat")],
+            &[
+                ("session", "s"),
+                ("event_type", "usage"),
+                ("role", "polecat"),
+            ],
         );
         assert_eq!(events.map(|a| a.count), Some(3));
         let costs: Vec<f64> = t

@@ -704,7 +704,10 @@ impl Recorder {
             "event_type",
             AnyValue::String(StringValue::from(ev.event_type.as_str())),
         );
-        rec.add_attribute("role", AnyValue::String(StringValue::from(ev.role.as_str())));
+        rec.add_attribute(
+            "role",
+            AnyValue::String(StringValue::from(ev.role.as_str())),
+        );
         rec.add_attribute(
             "content",
             string(&truncate(ev.content, self.settings.agent_content_limit)),
