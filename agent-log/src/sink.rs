@@ -137,6 +137,15 @@ impl TelemetrySink {
     ) -> Self {
         let recorder = Recorder::new(&provider);
         let agent_output = recorder.settings().agent_output;
+        if config.temporality != telemetry_core::config::TemporalityPreference::Cumulative {
+            eprintln!(
+                "gt agent-log: warning: the token and event counters need cumulative temporality \
+                 (the host's counter store) and are not exported with {}={}; the agent.usage \
+                 records carry the same numbers",
+                telemetry_core::env::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+                format!("{:?}", config.temporality).to_lowercase()
+            );
+        }
         let probe = config.logs_url.as_ref().and_then(|url| {
             let transport = telemetry_otlp::Transport::new(config, Duration::from_secs(2)).ok()?;
             Some(Probe {

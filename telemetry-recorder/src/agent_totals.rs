@@ -52,8 +52,11 @@ pub struct Amount {
     pub usd: f64,
 }
 
-/// A series: its counter and labels (in the instrument's attribute order).
-pub type SeriesKey = (AgentCounter, Vec<(String, String)>);
+/// A series' labels, in the instrument's attribute order.
+pub type Labels = Vec<(String, String)>;
+
+/// A series: its counter and labels.
+pub type SeriesKey = (AgentCounter, Labels);
 
 /// Totals of the agent counters per label set. See the [module docs](self).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -212,9 +215,7 @@ impl AgentTotals {
 }
 
 /// The series one usage counts on, with what it adds to each.
-pub(crate) fn usage_series(
-    usage: &AgentUsage<'_>,
-) -> Vec<(AgentCounter, Vec<(String, String)>, Amount)> {
+pub(crate) fn usage_series(usage: &AgentUsage<'_>) -> Vec<(AgentCounter, Labels, Amount)> {
     let mut out = vec![(
         AgentCounter::Events,
         labels(&[
