@@ -12,16 +12,18 @@ use crate::resource::parse_resource_attributes;
 // The variables `Config` reads, declared in `crate::env`; re-exported so that
 // `config::GT_OTEL_METRICS_URL` keeps working.
 pub use crate::env::{
-    GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_STATE_DIR, OTEL_EXPORTER_OTLP_CERTIFICATE,
-    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
-    OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_RESOURCE_ATTRIBUTES,
-    OTEL_SDK_DISABLED, XDG_STATE_HOME,
+    GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_OTEL_SPOOL_MAX_MB, GT_STATE_DIR,
+    OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_METRIC_EXPORT_INTERVAL, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, XDG_STATE_HOME,
 };
 
 /// Metrics URL used when only the logs URL is set (VictoriaMetrics' OTLP ingestion).
 pub const DEFAULT_METRICS_URL: &str = "http://localhost:8428/opentelemetry/api/v1/push";
 /// Logs URL used when only the metrics URL is set (VictoriaLogs' OTLP ingestion).
 pub const DEFAULT_LOGS_URL: &str = "http://localhost:9428/insert/opentelemetry/v1/logs";
+/// Default size cap of the spool of failed exports, in MiB.
+pub const DEFAULT_SPOOL_MAX_MB: u64 = 64;
 /// Default periodic metrics export interval.
 pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -59,6 +61,9 @@ pub struct Config {
     /// The state directory (`GT_STATE_DIR`, else `$XDG_STATE_HOME/gastown`, else
     /// `$HOME/.local/state/gastown`); `None` when none of them is set.
     pub state_dir: Option<PathBuf>,
+    /// `GT_OTEL_SPOOL_MAX_MB` in bytes: the size cap of the spool of failed exports under
+    /// the state directory; `0` keeps no spool.
+    pub spool_max_bytes: u64,
     /// One line per value that was ignored (a malformed timeout, a header entry without `=`);
     /// the caller prints them once. Each names the variable and never a secret value.
     pub warnings: Vec<String>,
@@ -120,6 +125,17 @@ impl Config {
         let export_timeout = millis(OTEL_EXPORTER_OTLP_TIMEOUT);
         let export_interval =
             millis(OTEL_METRIC_EXPORT_INTERVAL).unwrap_or(DEFAULT_EXPORT_INTERVAL);
+        let spool_max_mb = match get(GT_OTEL_SPOOL_MAX_MB).map(|raw| (raw.parse::<u64>(), raw)) {
+            None => DEFAULT_SPOOL_MAX_MB,
+            Some((Ok(mb), _)) => mb,
+            Some((Err(_), raw)) => {
+                warnings.push(format!(
+                    "{GT_OTEL_SPOOL_MAX_MB}={raw:?} is not a whole number of MiB; the default \
+                     ({DEFAULT_SPOOL_MAX_MB}) applies"
+                ));
+                DEFAULT_SPOOL_MAX_MB
+            }
+        };
         let headers = get(OTEL_EXPORTER_OTLP_HEADERS)
             .map(|raw| parse_headers(&raw, &mut warnings))
             .unwrap_or_default();
@@ -148,6 +164,7 @@ impl Config {
             export_interval,
             temporality,
             state_dir: state_dir(&get),
+            spool_max_bytes: spool_max_mb.saturating_mul(1024 * 1024),
             warnings,
         })
     }
@@ -165,6 +182,7 @@ impl Config {
             export_interval: DEFAULT_EXPORT_INTERVAL,
             temporality: TemporalityPreference::Cumulative,
             state_dir: None,
+            spool_max_bytes: DEFAULT_SPOOL_MAX_MB * 1024 * 1024,
             warnings: Vec::new(),
         }
     }
@@ -290,6 +308,15 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// The directory of a `file:///dir/` endpoint (offline mode: OTLP JSON Lines files written
+/// there instead of HTTP); `None` for any other URL. Only absolute local paths are accepted
+/// (`file:///…`, no host); the path is used as written (no percent-decoding).
+#[must_use]
+pub fn file_url_dir(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("file://")?;
+    path.starts_with('/').then(|| PathBuf::from(path))
+}
+
 /// Checks what the HTTP client would otherwise reject later, on an export thread, silently.
 fn validate_url(variable: &'static str, url: &str) -> Result<(), InitError> {
     let invalid = |reason: &str| InitError::InvalidUrl {
@@ -297,10 +324,18 @@ fn validate_url(variable: &'static str, url: &str) -> Result<(), InitError> {
         url: redact_url(url),
         reason: reason.to_owned(),
     };
+    if url.starts_with("file://") {
+        return match file_url_dir(url) {
+            Some(_) if !url.chars().any(char::is_control) => Ok(()),
+            _ => Err(invalid(
+                "a file:// URL must name an absolute directory (file:///dir/)",
+            )),
+        };
+    }
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| invalid("it must start with http:// or https://"))?;
+        .ok_or_else(|| invalid("it must start with http://, https:// or file:///"))?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if host.is_empty() || host.starts_with(':') {
@@ -434,6 +469,44 @@ mod tests {
             c.warnings
                 .iter()
                 .all(|w| !w.contains("s3cret") && !w.contains("a\r"))
+        );
+    }
+
+    #[test]
+    fn file_urls_name_an_absolute_directory() {
+        let c = config(&[(GT_OTEL_LOGS_URL, "file:///tmp/otlp/")]).unwrap();
+        assert_eq!(
+            c.logs_url.as_deref().and_then(file_url_dir),
+            Some(PathBuf::from("/tmp/otlp/"))
+        );
+        assert_eq!(file_url_dir("http://h/v1/logs"), None);
+        for bad in ["file://relative/dir", "file://"] {
+            let err = config(&[(GT_OTEL_LOGS_URL, bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("absolute directory"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn spool_cap_parses_in_mib_and_warns_on_garbage() {
+        let c = config(&[
+            (GT_OTEL_LOGS_URL, "http://h/l"),
+            (GT_OTEL_SPOOL_MAX_MB, "2"),
+        ])
+        .unwrap();
+        assert_eq!(c.spool_max_bytes, 2 * 1024 * 1024);
+        let c = config(&[
+            (GT_OTEL_LOGS_URL, "http://h/l"),
+            (GT_OTEL_SPOOL_MAX_MB, "lots"),
+        ])
+        .unwrap();
+        assert_eq!(c.spool_max_bytes, DEFAULT_SPOOL_MAX_MB * 1024 * 1024);
+        assert!(
+            c.warnings[0].contains(GT_OTEL_SPOOL_MAX_MB),
+            "{:?}",
+            c.warnings
         );
     }
 

@@ -45,11 +45,13 @@ macro_rules! env_vars {
 env_vars! {
     // Endpoints and the switch (telemetry-core's `Config`).
 
-    /// Full OTLP/HTTP (protobuf) URL for metrics, used verbatim (nothing appended).
+    /// Full OTLP/HTTP (protobuf) URL for metrics, used verbatim (nothing appended); or
+    /// `file:///dir/` to write OTLP JSON Lines files into that directory instead of HTTP.
     /// Default: unset; [`DEFAULT_METRICS_URL`](crate::config::DEFAULT_METRICS_URL) when only
     /// [`GT_OTEL_LOGS_URL`] is set. Both unset: telemetry is off.
     GT_OTEL_METRICS_URL;
-    /// Full OTLP/HTTP (protobuf) URL for logs, used verbatim.
+    /// Full OTLP/HTTP (protobuf) URL for logs, used verbatim; or `file:///dir/` to write
+    /// OTLP JSON Lines files into that directory instead of HTTP.
     /// Default: unset; [`DEFAULT_LOGS_URL`](crate::config::DEFAULT_LOGS_URL) when only
     /// [`GT_OTEL_METRICS_URL`] is set.
     GT_OTEL_LOGS_URL;
@@ -182,6 +184,11 @@ env_vars! {
     /// (`ledger/<session>.jsonl`, written by `gt prime` whether telemetry is on or off).
     /// Default: `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
     GT_STATE_DIR;
+    /// Size cap of the spool (`telemetry/spool/` under [`GT_STATE_DIR`]), where log batches
+    /// whose export failed wait for a later process to ship them, in MiB; when a new batch
+    /// would pass it, the oldest files are dropped and counted. `0` disables the spool;
+    /// malformed: the default, with a warning. Default: 64.
+    GT_OTEL_SPOOL_MAX_MB;
 
     // Standard variables read.
 

@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::Request;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -282,30 +281,14 @@ impl PushMetricExporter for DurableMetricExporter {
             return Ok(());
         };
         let body = request.encode_to_vec();
-        let mut builder = Request::post(&self.url).header("content-type", "application/x-protobuf");
-        for (key, value) in &self.headers {
-            builder = builder.header(key.as_str(), value.as_str());
-        }
-        let request = builder
-            .body(body.as_slice())
-            .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))?;
-        match self.transport.send(request) {
-            Ok(response) if response.status().is_success() => {
-                let mut sent = self
-                    .sent
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                sent.extend(published);
-                Ok(())
-            }
-            Ok(response) => Err(OTelSdkError::InternalFailure(format!(
-                "HTTP export failed with status code: {}",
-                response.status().as_u16()
-            ))),
-            Err(err) => Err(OTelSdkError::InternalFailure(format!(
-                "HTTP export failed: {err}"
-            ))),
-        }
+        crate::spool::post_protobuf(&self.transport, &self.url, &self.headers, &body)
+            .map_err(OTelSdkError::InternalFailure)?;
+        let mut sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sent.extend(published);
+        Ok(())
     }
 
     fn force_flush(&self) -> OTelSdkResult {

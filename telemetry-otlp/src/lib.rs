@@ -23,6 +23,10 @@
 
 pub mod counter_store;
 mod durable;
+mod file_export;
+mod logs_export;
+pub mod otlp_json;
+pub mod spool;
 mod transport;
 
 use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
@@ -33,9 +37,11 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use telemetry_core::config::TemporalityPreference;
 use telemetry_core::{Config, InitError, Profile, Provider, Service};
 
+pub use logs_export::{DAEMON_SHIP_WINDOW, ONE_SHIP_WINDOW};
 pub use transport::{Probe, Transport};
 
 use durable::DurableMetricExporter;
+use logs_export::{FileLogExporter, LogsExporter, SpoolingLogExporter};
 
 /// The metrics exporter of a provider: the durable store's (cumulative, the default) or the
 /// plain OTLP exporter (delta and low-memory temporality, for backends that convert them).
@@ -43,6 +49,7 @@ use durable::DurableMetricExporter;
 enum MetricsExporter {
     Durable(DurableMetricExporter),
     Otlp(opentelemetry_otlp::MetricExporter),
+    File(file_export::FileMetricExporter),
 }
 
 impl PushMetricExporter for MetricsExporter {
@@ -50,6 +57,7 @@ impl PushMetricExporter for MetricsExporter {
         match self {
             Self::Durable(e) => e.export(metrics).await,
             Self::Otlp(e) => e.export(metrics).await,
+            Self::File(e) => e.export(metrics).await,
         }
     }
 
@@ -57,6 +65,7 @@ impl PushMetricExporter for MetricsExporter {
         match self {
             Self::Durable(e) => e.force_flush(),
             Self::Otlp(e) => e.force_flush(),
+            Self::File(e) => e.force_flush(),
         }
     }
 
@@ -64,6 +73,7 @@ impl PushMetricExporter for MetricsExporter {
         match self {
             Self::Durable(e) => e.shutdown_with_timeout(timeout),
             Self::Otlp(e) => e.shutdown_with_timeout(timeout),
+            Self::File(e) => e.shutdown_with_timeout(timeout),
         }
     }
 
@@ -71,6 +81,7 @@ impl PushMetricExporter for MetricsExporter {
         match self {
             Self::Durable(e) => e.temporality(),
             Self::Otlp(e) => e.temporality(),
+            Self::File(e) => e.temporality(),
         }
     }
 }
@@ -148,7 +159,11 @@ pub fn build(
         TemporalityPreference::LowMemory => Some(Temporality::LowMemory),
     };
     let published = std::sync::Arc::new(telemetry_core::Published::default());
+    let metrics_file = telemetry_core::config::file_url_dir(metrics_url);
     let metrics = match temporality {
+        _ if metrics_file.is_some() => MetricsExporter::File(file_export::FileMetricExporter {
+            dir: otlp_json::JsonlDir::new(metrics_file.unwrap_or_default()),
+        }),
         None => MetricsExporter::Durable(DurableMetricExporter {
             transport: transport.clone(),
             url: metrics_url.to_owned(),
@@ -177,17 +192,33 @@ pub fn build(
                 .map_err(exporter_error("metrics"))?,
         ),
     };
-    let logs = opentelemetry_otlp::LogExporter::builder()
-        .with_http()
-        .with_http_client(transport)
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(logs_url)
-        .with_timeout(timeout)
-        .with_headers(headers)
-        .with_retry_policy(retry_policy(profile))
-        .build()
-        .map_err(exporter_error("logs"))?;
+    let logs = match telemetry_core::config::file_url_dir(logs_url) {
+        Some(dir) => LogsExporter::File(FileLogExporter::new(otlp_json::JsonlDir::new(dir))),
+        None => LogsExporter::Spooling(Box::new(SpoolingLogExporter::new(
+            opentelemetry_otlp::LogExporter::builder()
+                .with_http()
+                .with_http_client(transport.clone())
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(logs_url)
+                .with_timeout(timeout)
+                .with_headers(headers)
+                .with_retry_policy(retry_policy(profile))
+                .build()
+                .map_err(exporter_error("logs"))?,
+            spool_of(config),
+            spool::Target::for_url(logs_url, &transport, &config.headers),
+            profile,
+            timeout,
+        ))),
+    };
     Provider::from_exporters_sharing(config, service, metrics, logs, published)
+}
+
+/// The spool of `config`'s state directory; `None` without one or with a cap of 0.
+#[must_use]
+pub fn spool_of(config: &Config) -> Option<spool::Spool> {
+    let dir = config.state_dir.as_ref()?;
+    (config.spool_max_bytes > 0).then(|| spool::Spool::in_state_dir(dir, config.spool_max_bytes))
 }
 
 /// One-shot commands never retry (a dead backend costs one timeout at exit); long-running ones
