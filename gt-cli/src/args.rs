@@ -47,6 +47,47 @@ pub(crate) enum OtelCommand {
     Emit(EmitArgs),
     /// Print the telemetry environment a child process would get, for `eval`.
     Env(OtelEnvArgs),
+    /// The spool of log batches whose export failed: show, ship now, or empty it.
+    #[command(subcommand)]
+    Spool(SpoolCommand),
+}
+
+/// `gt otel spool` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SpoolCommand {
+    /// What the spool holds, and what its size cap dropped so far.
+    Status(SpoolStatusArgs),
+    /// Ship the spool (or a directory of OTLP JSON Lines files) now; exit 1 if files are left.
+    Flush(SpoolFlushArgs),
+    /// Remove every waiting file (their records are lost).
+    Clear,
+}
+
+/// Options of `gt otel spool status`.
+#[derive(Debug, Args)]
+pub(crate) struct SpoolStatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Options of `gt otel spool flush`.
+#[derive(Debug, Args)]
+pub(crate) struct SpoolFlushArgs {
+    /// Ship the OTLP JSON Lines files of this directory (e.g. a `file://` endpoint's) instead
+    /// of the spool. Each file is removed once delivered.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<std::path::PathBuf>,
+    /// Send to this URL (OTLP/HTTP, or `file:///dir/` to copy) instead of the configured
+    /// GT_OTEL_METRICS_URL / GT_OTEL_LOGS_URL of each file's signal.
+    #[arg(long, value_name = "URL")]
+    pub(crate) to: Option<String>,
+    /// Ship only the files of this signal (`metrics`, `logs`, `traces`).
+    #[arg(long)]
+    pub(crate) signal: Option<String>,
+    /// Bound on the whole flush, in milliseconds (what does not fit is left).
+    #[arg(long, default_value_t = 60_000)]
+    pub(crate) timeout_ms: u64,
 }
 
 /// Options of `gt otel env`.

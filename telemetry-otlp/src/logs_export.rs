@@ -153,6 +153,10 @@ impl SpoolingLogExporter {
                             .keep(Signal::Logs, &line, records.len())
                             .map_err(|e| e.to_string())
                     });
+                let err = match err {
+                    OTelSdkError::InternalFailure(message) => message,
+                    other => other.to_string(),
+                };
                 Err(OTelSdkError::InternalFailure(match kept {
                     Ok(_) => format!(
                         "{err}; the batch was kept in the spool {} for a later gt process to \

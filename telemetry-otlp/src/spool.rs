@@ -329,8 +329,10 @@ pub struct ShipReport {
     pub files: u64,
     /// Records in them.
     pub records: u64,
-    /// Files left for a later shipper (deadline reached, failure, no target for the signal).
+    /// Files left for a later shipper (deadline reached, failure).
     pub left: u64,
+    /// Files of a signal without a target, not touched.
+    pub skipped: u64,
     /// Files removed because they hold no OTLP/JSON request (never deliverable).
     pub unreadable: u64,
     /// Another shipper held the directory's lock: nothing was shipped.
@@ -372,7 +374,6 @@ pub fn ship(
         report.busy = true;
         return report;
     }
-    let total = files.len() as u64;
     for (index, file) in files.iter().enumerate() {
         match ship_file(file, targets, deadline) {
             Shipped::Delivered(records) => {
@@ -381,9 +382,12 @@ pub fn ship(
             }
             Shipped::Gone => {}
             Shipped::Unreadable => report.unreadable += 1,
-            Shipped::NoTarget => report.left += 1,
+            Shipped::NoTarget => report.skipped += 1,
             Shipped::Stop(error) => {
-                report.left += total - index as u64;
+                report.left = files[index..]
+                    .iter()
+                    .filter(|f| f.signal.is_none_or(|s| targets(s).is_some()))
+                    .count() as u64;
                 report.error = error;
                 break;
             }
@@ -407,6 +411,9 @@ fn ship_file(
     targets: &dyn Fn(Signal) -> Option<Target>,
     deadline: Option<Instant>,
 ) -> Shipped {
+    if file.signal.is_some_and(|s| targets(s).is_none()) {
+        return Shipped::NoTarget;
+    }
     let text = match fs::read_to_string(&file.path) {
         Ok(text) => text,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Shipped::Gone,

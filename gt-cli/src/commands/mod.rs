@@ -6,6 +6,7 @@ mod completions;
 mod doctor;
 mod emit;
 mod otel_env;
+mod otel_spool;
 mod prime;
 mod work;
 
@@ -28,6 +29,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(args) => Ok(completions::run(&args)),
         Command::Work(args) => work::run(&args),
         Command::Otel(OtelCommand::Env(args)) => Ok(otel_env::run(&args)),
+        Command::Otel(OtelCommand::Spool(command)) => otel_spool::run(&command),
         Command::AgentLog(args) => agent_log::run(&args),
     }
 }
