@@ -158,6 +158,13 @@ impl SpoolingLogExporter {
                     other => other.to_string(),
                 };
                 Err(OTelSdkError::InternalFailure(match kept {
+                    Ok(kept) if kept.dropped.files > 0 => format!(
+                        "{err}; the batch was kept in the spool {} for a later gt process to \
+                         ship, and its {} oldest files ({} records) were dropped at its size cap",
+                        spool.dir().display(),
+                        kept.dropped.files,
+                        kept.dropped.records
+                    ),
                     Ok(_) => format!(
                         "{err}; the batch was kept in the spool {} for a later gt process to \
                          ship",

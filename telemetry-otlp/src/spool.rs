@@ -4,7 +4,7 @@
 //! It lives in `telemetry/spool/` under the state directory, as OTLP JSON Lines files
 //! ([`crate::otlp_json`]: one request per file, written atomically), bounded in size: when a
 //! new file takes the spool past its cap, the oldest files are removed and counted in
-//! `dropped.json` (per signal: files and records). Metrics are never spooled: the durable
+//! `.dropped.json` (per signal: files and records). Metrics are never spooled: the durable
 //! counter store carries their totals forward and a later process sends them again.
 //!
 //! [`ship`] delivers the files of a directory oldest first, one at a time, and removes each
@@ -29,7 +29,7 @@ use crate::Transport;
 use crate::otlp_json::{self, JsonlDir, JsonlFile, Signal};
 
 /// Name of the counts of dropped files inside the spool directory.
-const DROPPED_FILE: &str = "dropped.json";
+const DROPPED_FILE: &str = ".dropped.json";
 /// Name of the shippers' lock inside a shipped directory.
 const SHIP_LOCK: &str = ".ship.lock";
 
@@ -165,7 +165,7 @@ impl Spool {
         sum
     }
 
-    /// Adds to the counts in `dropped.json`, under its advisory lock.
+    /// Adds to the counts in `.dropped.json`, under its advisory lock.
     fn add_dropped(&self, add: &BTreeMap<Signal, Dropped>) -> io::Result<()> {
         let mut file = fs::OpenOptions::new()
             .read(true)
