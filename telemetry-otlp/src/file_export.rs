@@ -14,7 +14,7 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 
 use crate::logs_export::write_line;
-use crate::otlp_json::{JsonlDir, Signal};
+use crate::otlp_json::{self, JsonlDir, Signal};
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -25,12 +25,7 @@ pub(crate) struct FileMetricExporter {
 impl PushMetricExporter for FileMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         let request = ExportMetricsServiceRequest::from(metrics);
-        let records = request
-            .resource_metrics
-            .iter()
-            .flat_map(|r| &r.scope_metrics)
-            .map(|s| s.metrics.len())
-            .sum();
+        let records = otlp_json::metrics_records(&request);
         if records == 0 {
             return Ok(());
         }

@@ -18,7 +18,6 @@ use std::time::{Duration, SystemTime};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message as _;
 
 /// The OTLP signal of a file or a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,36 +87,45 @@ pub struct DecodedLine {
 /// [`LineError`] when the line is not an export request.
 pub fn decode_line(line: &str) -> Result<DecodedLine, LineError> {
     let value: serde_json::Value = serde_json::from_str(line)?;
-    let (signal, protobuf, records) = if value.get("resourceLogs").is_some() {
-        let request: ExportLogsServiceRequest = serde_json::from_value(value)?;
-        let records = logs_records(&request);
-        (Signal::Logs, request.encode_to_vec(), records)
+    if value.get("resourceLogs").is_some() {
+        decode_as(value, Signal::Logs, logs_records)
     } else if value.get("resourceSpans").is_some() {
-        let request: ExportTraceServiceRequest = serde_json::from_value(value)?;
-        let records = request
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
-        (Signal::Traces, request.encode_to_vec(), records)
+        decode_as(value, Signal::Traces, |r: &ExportTraceServiceRequest| {
+            r.resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum()
+        })
     } else if value.get("resourceMetrics").is_some() {
-        let request: ExportMetricsServiceRequest = serde_json::from_value(value)?;
-        let records = request
-            .resource_metrics
-            .iter()
-            .flat_map(|r| &r.scope_metrics)
-            .map(|s| s.metrics.len())
-            .sum();
-        (Signal::Metrics, request.encode_to_vec(), records)
+        decode_as(value, Signal::Metrics, metrics_records)
     } else {
-        return Err(LineError::UnknownSignal);
-    };
+        Err(LineError::UnknownSignal)
+    }
+}
+
+fn decode_as<T: serde::de::DeserializeOwned + prost::Message>(
+    value: serde_json::Value,
+    signal: Signal,
+    count: impl Fn(&T) -> usize,
+) -> Result<DecodedLine, LineError> {
+    let request: T = serde_json::from_value(value)?;
     Ok(DecodedLine {
         signal,
-        protobuf,
-        records,
+        records: count(&request),
+        protobuf: request.encode_to_vec(),
     })
+}
+
+/// The metrics of a metrics request.
+#[must_use]
+pub fn metrics_records(request: &ExportMetricsServiceRequest) -> usize {
+    request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .map(|s| s.metrics.len())
+        .sum()
 }
 
 /// The log records of a logs request.
@@ -254,6 +262,7 @@ impl JsonlDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message as _;
 
     #[test]
     fn a_written_line_lists_with_its_signal_and_count_and_decodes() {
