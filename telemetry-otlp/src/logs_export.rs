@@ -2,8 +2,11 @@
 //! files for a `file://` endpoint.
 //!
 //! [`SpoolingLogExporter`] sends each batch through the OTLP exporter; when that fails
-//! (refused, 5xx, timeout) it encodes the batch as one OTLP/JSON request and keeps it in the
-//! [`Spool`], and still reports the failure (the core's one warning line names the spool).
+//! (refused, 5xx, timeout) in a one-shot process it encodes the batch as one OTLP/JSON request
+//! and keeps it in the [`Spool`], and still reports the failure (the core's one warning line
+//! names the spool). Long-running processes ([`Profile::Daemon`]) do not spool: their caller
+//! confirms each export and sends a failed batch again itself (agent-log re-reads it from its
+//! checkpoint), so a spooled copy would be delivered twice.
 //! When an export succeeds, the spool is shipped within the caller's shutdown bound:
 //! - one-shot commands ship once, after their final export (the exporter's shutdown), for
 //!   at most [`ONE_SHIP_WINDOW`] from the start of the provider's shutdown: gt's bound is
@@ -142,7 +145,11 @@ impl SpoolingLogExporter {
                 Ok(())
             }
             Err(err) => {
-                let Some(spool) = &self.spool else {
+                let Some(spool) = self
+                    .spool
+                    .as_ref()
+                    .filter(|_| self.profile == Profile::OneShot)
+                else {
                     return Err(err);
                 };
                 let request = logs_request(&records, self.resource.as_ref());
