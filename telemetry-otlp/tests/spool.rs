@@ -1,12 +1,14 @@
 //! The spool on its own: the size cap drops the oldest files and counts them, shipping stops
 //! before a request could end past its deadline, shippers exclude each other, and a file that
-//! holds no request is removed rather than retried forever.
+//! holds no request is removed rather than retried forever; providers spool (one-shot) and
+//! ship (both profiles) through it.
 
 use std::fs;
 use std::time::{Duration, Instant};
 
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _};
 use otlp_capture::{Mode, Receiver};
-use telemetry_core::Config;
+use telemetry_core::{Config, Profile, Provider, Service};
 use telemetry_otlp::Transport;
 use telemetry_otlp::otlp_json::Signal;
 use telemetry_otlp::spool::{Dropped, Spool, Target};
@@ -140,4 +142,84 @@ fn a_file_that_holds_no_request_is_removed_not_retried() {
         "{report:?}"
     );
     assert_eq!(spool.status().unwrap().waiting.get(&Signal::Logs), None);
+}
+
+fn provider(receiver: &Receiver, state: &std::path::Path, profile: Profile) -> Provider {
+    let (logs, metrics) = (receiver.url("/v1/logs"), receiver.url("/v1/metrics"));
+    let state = state.to_string_lossy().into_owned();
+    let config = Config::from_lookup(|k| match k {
+        "GT_OTEL_LOGS_URL" => Some(logs.clone()),
+        "GT_OTEL_METRICS_URL" => Some(metrics.clone()),
+        "GT_STATE_DIR" => Some(state.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let service = Service {
+        name: "gastown-test",
+        version: "9.9.9",
+    };
+    telemetry_otlp::build(&config, service, profile).unwrap()
+}
+
+fn emit(provider: &Provider, body: &'static str) {
+    let logger = provider.logger();
+    let mut record = logger.create_log_record();
+    record.set_body(AnyValue::from(body));
+    logger.emit(record);
+}
+
+#[test]
+fn a_one_shot_provider_spools_a_failed_batch_and_the_next_one_ships_it() {
+    let state = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start_with(Mode::Status(500)).unwrap();
+    let first = provider(&receiver, state.path(), Profile::OneShot);
+    emit(&first, "during the outage");
+    let _ = first.shutdown(Duration::from_secs(5));
+    let spool = Spool::in_state_dir(state.path(), u64::MAX);
+    assert_eq!(spool.status().unwrap().waiting[&Signal::Logs].records, 1);
+
+    receiver.set_mode(Mode::Accept);
+    let before = receiver.logs().len();
+    let second = provider(&receiver, state.path(), Profile::OneShot);
+    emit(&second, "after it");
+    second.shutdown(Duration::from_secs(5)).unwrap();
+    let mut bodies: Vec<String> = receiver.logs()[before..]
+        .iter()
+        .filter_map(|r| r.body_str().map(str::to_owned))
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, ["after it", "during the outage"]);
+    assert_eq!(spool.status().unwrap().waiting.get(&Signal::Logs), None);
+}
+
+#[test]
+fn a_long_running_provider_ships_after_a_successful_export_and_spools_nothing_itself() {
+    let state = tempfile::tempdir().unwrap();
+    let spool = Spool::in_state_dir(state.path(), u64::MAX);
+    for i in 0..3 {
+        spool
+            .keep(Signal::Logs, &line(&format!("d{i}"), 1), 1)
+            .unwrap();
+    }
+    let receiver = Receiver::start_with(Mode::Status(500)).unwrap();
+    let daemon = provider(&receiver, state.path(), Profile::Daemon);
+    emit(&daemon, "refused");
+    let _ = daemon.force_flush(Duration::from_secs(30));
+    assert_eq!(
+        spool.status().unwrap().waiting[&Signal::Logs].files,
+        3,
+        "a daemon's failed batch is its caller's to send again"
+    );
+    receiver.set_mode(Mode::Accept);
+    let before = receiver.logs().len();
+    emit(&daemon, "accepted");
+    daemon.force_flush(Duration::from_secs(30)).unwrap();
+    let arrived = receiver
+        .wait_until(Duration::from_secs(30), |rx| {
+            Some(rx.logs().split_off(before)).filter(|l| l.len() >= 4)
+        })
+        .unwrap_or_default();
+    assert_eq!(arrived.len(), 4, "its own record and the 3 spooled ones");
+    assert_eq!(spool.status().unwrap().waiting.get(&Signal::Logs), None);
+    let _ = daemon.shutdown(Duration::from_secs(5));
 }
