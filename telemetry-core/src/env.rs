@@ -53,6 +53,23 @@ env_vars! {
     /// Default: unset; [`DEFAULT_LOGS_URL`](crate::config::DEFAULT_LOGS_URL) when only
     /// [`GT_OTEL_METRICS_URL`] is set.
     GT_OTEL_LOGS_URL;
+    /// Full OTLP/HTTP (protobuf) URL for traces, used verbatim. Setting it alone turns
+    /// telemetry on (metrics and logs then take their defaults). Default: unset (no spans are
+    /// exported).
+    GT_OTEL_TRACES_URL;
+    /// Standard OpenTelemetry base endpoint, used only when no `GT_OTEL_*_URL` is set: each
+    /// signal goes to `<base>/v1/<signal>` unless its own `OTEL_EXPORTER_OTLP_*_ENDPOINT` is
+    /// set. Default: unset; `http://localhost:4318` when only a per-signal endpoint is set.
+    OTEL_EXPORTER_OTLP_ENDPOINT;
+    /// Standard per-signal metrics endpoint, used verbatim when no `GT_OTEL_*_URL` is set.
+    /// Default: unset (`<base>/v1/metrics`).
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT;
+    /// Standard per-signal logs endpoint, used verbatim when no `GT_OTEL_*_URL` is set.
+    /// Default: unset (`<base>/v1/logs`).
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT;
+    /// Standard per-signal traces endpoint, used verbatim when no `GT_OTEL_*_URL` is set.
+    /// Default: unset (`<base>/v1/traces`).
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
     /// `true` switches the whole SDK off, whatever the URLs say (OpenTelemetry standard).
     /// Default: `false`.
     OTEL_SDK_DISABLED;
