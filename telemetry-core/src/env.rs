@@ -153,6 +153,16 @@ env_vars! {
 
     // Written for child processes (telemetry-subprocess).
 
+    /// W3C trace context (`00-<trace id>-<parent span id>-<flags>`), environment-variable
+    /// carrier: a `gt` started with it continues that trace; gt sets it for each child to the
+    /// span that started the child. Invalid: ignored with one warning. Default: unset.
+    TRACEPARENT;
+    /// W3C trace state accompanying [`TRACEPARENT`]. Default: unset.
+    TRACESTATE;
+    /// W3C baggage: gt sets `gt.run_id` and the work context (`gt.work_rig`, `gt.work_bead`,
+    /// `gt.work_mol`) for its children, with [`TRACEPARENT`]. Default: unset.
+    BAGGAGE;
+
     /// Where `bd` (and every child) sends its metrics: written by gt, mirroring the effective
     /// [`GT_OTEL_METRICS_URL`]. Default: not written while telemetry is off.
     BD_OTEL_METRICS_URL;

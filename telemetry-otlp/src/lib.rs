@@ -179,15 +179,31 @@ pub fn build(
     };
     let logs = opentelemetry_otlp::LogExporter::builder()
         .with_http()
-        .with_http_client(transport)
+        .with_http_client(transport.clone())
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(logs_url)
         .with_timeout(timeout)
-        .with_headers(headers)
+        .with_headers(headers.clone())
         .with_retry_policy(retry_policy(profile))
         .build()
         .map_err(exporter_error("logs"))?;
-    Provider::from_exporters_sharing(config, service, metrics, logs, published)
+    let spans = match &config.traces_url {
+        Some(url) => Some(
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_http_client(transport.clone())
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(url)
+                .with_timeout(timeout)
+                .with_headers(headers.clone())
+                .with_retry_policy(retry_policy(profile))
+                .build()
+                .map_err(exporter_error("traces"))?,
+        ),
+        None => None,
+    };
+    let published = matches!(metrics, MetricsExporter::Durable(_)).then_some(published);
+    Provider::from_exporters_sharing(config, service, metrics, logs, spans, published)
 }
 
 /// One-shot commands never retry (a dead backend costs one timeout at exit); long-running ones

@@ -30,6 +30,13 @@ fn recorder_for(provider: &'static telemetry_core::Provider) -> &'static Recorde
     RECORDER.get_or_init(|| Recorder::new(provider))
 }
 
+/// Starts a span for work whose events and children belong to it (see
+/// [`Recorder::start_span`]); `None` when telemetry or traces are off.
+#[must_use]
+pub fn start_span(name: &'static str) -> Option<crate::ActiveSpan> {
+    global_recorder()?.start_span(name)
+}
+
 /// Records `bd.call` (see [`Recorder::bd_call`]); a no-op when telemetry is off.
 #[inline]
 pub fn record_bd_call(
