@@ -61,6 +61,11 @@ pub trait Sink {
     fn confirm(&mut self) -> bool;
     /// Whether the backend looks ready for a retry.
     fn ready(&mut self) -> bool;
+    /// A confirmed batch was committed (and its checkpoint written): `totals` are the
+    /// session's confirmed totals from now on. Called once after every commit.
+    fn committed(&mut self, totals: &crate::state::Totals) {
+        let _ = totals;
+    }
 }
 
 /// Who the records are about.
