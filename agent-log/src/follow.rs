@@ -594,4 +594,70 @@ mod tests {
         assert_eq!(usages, 1);
         assert_eq!(fl.totals().duplicate_messages, 1);
     }
+
+    /// A sink that remembers the totals it was told were committed.
+    #[derive(Default)]
+    struct Publishing {
+        inner: Memory,
+        published: Vec<Totals>,
+    }
+
+    impl Sink for Publishing {
+        fn record(&mut self, agent: AgentKind, event: &Event) -> crate::sink::Recorded {
+            self.inner.record(agent, event)
+        }
+        fn confirm(&mut self) -> bool {
+            self.inner.confirm()
+        }
+        fn ready(&mut self) -> bool {
+            true
+        }
+        fn committed(&mut self, totals: &Totals) {
+            self.published.push(*totals);
+        }
+    }
+
+    #[test]
+    fn a_commit_writes_the_files_it_touched_and_publishes_the_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp_path = dir.path().join("cp.json.state");
+        for n in 0..20 {
+            std::fs::write(dir.path().join(format!("f{n}.jsonl")), format!("{}\n", line(n))).unwrap();
+        }
+        let mut fl = Transcripts::follower(
+            Source::Watch {
+                agent: AgentKind::ClaudeCode,
+                root: dir.path().to_owned(),
+                work_dir: "/w".into(),
+                since: None,
+            },
+            "s",
+            Publishing {
+                inner: Memory {
+                    fail_next: 1,
+                    ..Memory::default()
+                },
+                ..Publishing::default()
+            },
+            None,
+            Some(cp_path.clone()),
+            Duration::ZERO,
+        );
+        drain(&mut fl);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("f7.jsonl"))
+            .unwrap();
+        writeln!(f, "{}", line(100)).unwrap();
+        drain(&mut fl);
+        // The failed export published nothing; each commit published the running totals.
+        let published = &fl.sink().published;
+        assert_eq!(published.last().map(|t| t.usage_records), Some(21));
+        assert!(published.windows(2).all(|w| w[0].usage_records <= w[1].usage_records));
+        let journal = std::fs::read_to_string(crate::state::journal_path(&cp_path)).unwrap();
+        let last = journal.lines().last().expect("a journal line");
+        assert_eq!(last.matches("\"path\"").count(), 1, "{last}");
+        assert!(last.contains("f7.jsonl"), "{last}");
+        assert_eq!(Checkpoint::load(&cp_path).unwrap(), Some(fl.checkpoint()));
+    }
 }

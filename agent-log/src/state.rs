@@ -557,6 +557,8 @@ pub struct CheckpointStore {
     base_len: u64,
     journal_len: u64,
     last_generation: Option<u64>,
+    /// [`JOURNAL_MIN_BOUND`] (smaller in tests).
+    min_bound: u64,
 }
 
 impl CheckpointStore {
@@ -571,6 +573,7 @@ impl CheckpointStore {
             base_len: 0,
             journal_len: 0,
             last_generation: None,
+            min_bound: JOURNAL_MIN_BOUND,
         }
     }
 
@@ -595,7 +598,7 @@ impl CheckpointStore {
     ) -> io::Result<()> {
         let result = match self.generation {
             Some(generation)
-                if self.journal_len <= self.base_len.max(JOURNAL_MIN_BOUND) =>
+                if self.journal_len <= self.base_len.max(self.min_bound) =>
             {
                 self.append(generation, delta, totals)
             }
@@ -678,6 +681,164 @@ mod tests {
         drop(first);
         assert!(!files.pid.exists());
         let _again = InstanceLock::acquire(&files).unwrap();
+    }
+
+    fn file(i: u64, offset: u64) -> FileCheckpoint {
+        FileCheckpoint {
+            path: format!("/t{i}.jsonl").into(),
+            dev: 1,
+            ino: i,
+            size: offset,
+            offset,
+            parser: None,
+        }
+    }
+
+    fn checkpoint(files: u64) -> Checkpoint {
+        Checkpoint {
+            version: CHECKPOINT_VERSION,
+            session: "s".into(),
+            agent: AgentKind::ClaudeCode,
+            work_dir: "/w".into(),
+            files: (0..files).map(|i| file(i, 0)).collect(),
+            emitted_messages: Vec::new(),
+            totals: Totals::default(),
+            opencode_db: None,
+        }
+    }
+
+    /// Commits `n` batches each touching one file and adding `ids` message ids, as `cp` does.
+    fn commit_with(store: &mut CheckpointStore, cp: &mut Checkpoint, n: u64, ids: u64) {
+        let files = cp.files.len() as u64;
+        for k in 0..n {
+            let touched = file(k % files, k + 1);
+            cp.files[usize::try_from(k % files).unwrap()] = touched.clone();
+            let messages: Vec<String> = (0..ids)
+                .map(|i| format!("m{}-{k}-{i}", cp.totals.usage_records))
+                .collect();
+            cp.emitted_messages.extend(messages.iter().cloned());
+            let over = cp
+                .emitted_messages
+                .len()
+                .saturating_sub(crate::settings::MESSAGE_MEMORY);
+            cp.emitted_messages.drain(..over);
+            cp.totals.usage_records += 1;
+            let delta = CheckpointDelta {
+                files: vec![touched],
+                messages,
+                ..CheckpointDelta::default()
+            };
+            let whole = cp.clone();
+            store.commit(&delta, &cp.totals, || whole).unwrap();
+        }
+    }
+
+    fn commit_batches(store: &mut CheckpointStore, cp: &mut Checkpoint, n: u64) {
+        commit_with(store, cp, n, 1);
+    }
+
+    #[test]
+    fn a_journal_of_deltas_resolves_to_the_whole_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let mut store = CheckpointStore::new(path.clone());
+        let mut cp = checkpoint(50);
+        commit_batches(&mut store, &mut cp, 30);
+        assert_eq!(Checkpoint::load(&path).unwrap().as_ref(), Some(&cp));
+        // The first commit wrote the base; each later one appended one line.
+        let journal = fs::read_to_string(journal_path(&path)).unwrap();
+        assert_eq!(journal.lines().count(), 29);
+        assert!(
+            journal.lines().all(|l| l.matches("\"path\"").count() == 1),
+            "a line holds the one file its batch touched: {journal}"
+        );
+        // Removed files go, re-added ones come back at the end.
+        let delta = CheckpointDelta {
+            removed: vec!["/t3.jsonl".into(), "/t4.jsonl".into()],
+            files: vec![file(4, 9)],
+            ..CheckpointDelta::default()
+        };
+        cp.files.retain(|f| f.ino != 3 && f.ino != 4);
+        cp.files.push(file(4, 9));
+        let whole = cp.clone();
+        store.commit(&delta, &cp.totals, || whole).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), Some(cp));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_a_commit_that_did_not_happen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let mut store = CheckpointStore::new(path.clone());
+        let mut cp = checkpoint(5);
+        commit_batches(&mut store, &mut cp, 4);
+        let before = Checkpoint::load(&path).unwrap().unwrap();
+        assert_eq!(before, cp);
+        commit_batches(&mut store, &mut cp, 1);
+        let journal = journal_path(&path);
+        let full = fs::read(&journal).unwrap();
+        // Cut the last line anywhere, even just before its newline.
+        for cut in [full.len() - 1, full.len() - 20] {
+            fs::write(&journal, &full[..cut]).unwrap();
+            assert_eq!(Checkpoint::load(&path).unwrap().as_ref(), Some(&before));
+        }
+        // The next process starts with a new base: the torn line never hides later ones.
+        let mut store = CheckpointStore::new(path.clone());
+        let mut cp = before;
+        commit_batches(&mut store, &mut cp, 3);
+        assert_eq!(Checkpoint::load(&path).unwrap(), Some(cp));
+    }
+
+    #[test]
+    fn lines_of_an_older_base_are_never_applied_to_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let mut store = CheckpointStore::new(path.clone());
+        let mut cp = checkpoint(3);
+        commit_batches(&mut store, &mut cp, 5);
+        let old_journal = fs::read(journal_path(&path)).unwrap();
+        // A new base (a restart's first commit), then a crash before the journal was emptied.
+        let mut store = CheckpointStore::new(path.clone());
+        let mut fresh = checkpoint(3);
+        commit_batches(&mut store, &mut fresh, 1);
+        fs::write(journal_path(&path), old_journal).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), Some(fresh));
+    }
+
+    #[test]
+    fn the_journal_is_folded_into_a_new_base_when_it_outgrows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let mut store = CheckpointStore::new(path.clone());
+        store.min_bound = 2048;
+        let mut cp = checkpoint(2);
+        let mut folded = 0;
+        let mut last_len = 0;
+        for _ in 0..150 {
+            commit_with(&mut store, &mut cp, 1, 80);
+            let len = fs::metadata(journal_path(&path)).unwrap().len();
+            let base = fs::metadata(&path).unwrap().len();
+            assert!(len <= base.max(2048) + 4096, "journal {len} bytes, base {base}");
+            folded += usize::from(len < last_len);
+            last_len = len;
+        }
+        assert!(folded >= 2, "folded {folded} times");
+        let loaded = Checkpoint::load(&path).unwrap().unwrap();
+        assert_eq!(loaded.emitted_messages.len(), crate::settings::MESSAGE_MEMORY);
+        assert_eq!(loaded, cp);
+    }
+
+    #[test]
+    fn a_version_1_checkpoint_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let mut v1 = serde_json::to_value(checkpoint(2)).unwrap();
+        v1["version"] = 1.into();
+        fs::write(&path, v1.to_string()).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), Some(checkpoint(2)));
+        v1["version"] = 7.into();
+        fs::write(&path, v1.to_string()).unwrap();
+        assert!(Checkpoint::load(&path).is_err());
     }
 
     #[test]
