@@ -446,9 +446,8 @@ impl BatchSource for Transcripts {
             return CheckpointDelta::default();
         }
         if !adopted.is_empty() {
-            committed.extend(
-                (0..self.tails.len()).filter(|&i| adopted.contains(self.tails[i].path())),
-            );
+            committed
+                .extend((0..self.tails.len()).filter(|&i| adopted.contains(self.tails[i].path())));
         }
         committed.sort_unstable();
         committed.dedup();
@@ -622,7 +621,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cp_path = dir.path().join("cp.json.state");
         for n in 0..20 {
-            std::fs::write(dir.path().join(format!("f{n}.jsonl")), format!("{}\n", line(n))).unwrap();
+            std::fs::write(
+                dir.path().join(format!("f{n}.jsonl")),
+                format!("{}\n", line(n)),
+            )
+            .unwrap();
         }
         let mut fl = Transcripts::follower(
             Source::Watch {
@@ -653,7 +656,11 @@ mod tests {
         // The failed export published nothing; each commit published the running totals.
         let published = &fl.sink().published;
         assert_eq!(published.last().map(|t| t.usage_records), Some(21));
-        assert!(published.windows(2).all(|w| w[0].usage_records <= w[1].usage_records));
+        assert!(
+            published
+                .windows(2)
+                .all(|w| w[0].usage_records <= w[1].usage_records)
+        );
         let journal = std::fs::read_to_string(crate::state::journal_path(&cp_path)).unwrap();
         let last = journal.lines().last().expect("a journal line");
         assert_eq!(last.matches("\"path\"").count(), 1, "{last}");

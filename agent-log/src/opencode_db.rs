@@ -42,9 +42,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::pump::{BatchSource, Pump, ReadEnd, Recorder};
 use crate::sink::Sink;
-use crate::state::{
-    CHECKPOINT_VERSION, Checkpoint, CheckpointDelta, DbCheckpoint, RowKey, Totals,
-};
+use crate::state::{CHECKPOINT_VERSION, Checkpoint, CheckpointDelta, DbCheckpoint, RowKey, Totals};
 
 /// The database's file name in OpenCode's data directory.
 pub const DATABASE_FILE: &str = agent_transcripts::paths::OPENCODE_DATABASE_FILE;
@@ -308,7 +306,12 @@ impl Database {
         checkpoint: Option<Checkpoint>,
         checkpoint_path: Option<PathBuf>,
     ) -> DbFollower<S> {
-        Pump::new(Self::new(source, session), sink, checkpoint, checkpoint_path)
+        Pump::new(
+            Self::new(source, session),
+            sink,
+            checkpoint,
+            checkpoint_path,
+        )
     }
 
     /// The database followed.

@@ -597,9 +597,7 @@ impl CheckpointStore {
         whole: impl FnOnce() -> Checkpoint,
     ) -> io::Result<()> {
         let result = match self.generation {
-            Some(generation)
-                if self.journal_len <= self.base_len.max(self.min_bound) =>
-            {
+            Some(generation) if self.journal_len <= self.base_len.max(self.min_bound) => {
                 self.append(generation, delta, totals)
             }
             _ => self.compact(&whole()),
@@ -611,7 +609,12 @@ impl CheckpointStore {
         result
     }
 
-    fn append(&mut self, generation: u64, delta: &CheckpointDelta, totals: &Totals) -> io::Result<()> {
+    fn append(
+        &mut self,
+        generation: u64,
+        delta: &CheckpointDelta,
+        totals: &Totals,
+    ) -> io::Result<()> {
         let mut line = serde_json::to_vec(&EntryOut {
             generation,
             totals,
@@ -818,13 +821,19 @@ mod tests {
             commit_with(&mut store, &mut cp, 1, 80);
             let len = fs::metadata(journal_path(&path)).unwrap().len();
             let base = fs::metadata(&path).unwrap().len();
-            assert!(len <= base.max(2048) + 4096, "journal {len} bytes, base {base}");
+            assert!(
+                len <= base.max(2048) + 4096,
+                "journal {len} bytes, base {base}"
+            );
             folded += usize::from(len < last_len);
             last_len = len;
         }
         assert!(folded >= 2, "folded {folded} times");
         let loaded = Checkpoint::load(&path).unwrap().unwrap();
-        assert_eq!(loaded.emitted_messages.len(), crate::settings::MESSAGE_MEMORY);
+        assert_eq!(
+            loaded.emitted_messages.len(),
+            crate::settings::MESSAGE_MEMORY
+        );
         assert_eq!(loaded, cp);
     }
 

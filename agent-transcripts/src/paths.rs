@@ -81,7 +81,12 @@ mod tests {
     fn each_agent_has_its_root() {
         let home = Some(Path::new("/home/u"));
         assert_eq!(
-            transcript_root(AgentKind::ClaudeCode, Path::new("/srv/town_1"), |_| None, home),
+            transcript_root(
+                AgentKind::ClaudeCode,
+                Path::new("/srv/town_1"),
+                |_| None,
+                home
+            ),
             Some(PathBuf::from("/home/u/.claude/projects/-srv-town-1"))
         );
         let codex = |k: &str| (k == "CODEX_HOME").then(|| "/c".to_owned());
