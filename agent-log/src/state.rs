@@ -740,13 +740,19 @@ mod tests {
         commit_with(store, cp, n, 1);
     }
 
-    #[test]
-    fn a_journal_of_deltas_resolves_to_the_whole_checkpoint() {
+    /// A store in a new directory, after `n` commits over `files` files.
+    fn committed(files: u64, n: u64) -> (tempfile::TempDir, PathBuf, CheckpointStore, Checkpoint) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.json");
         let mut store = CheckpointStore::new(path.clone());
-        let mut cp = checkpoint(50);
-        commit_batches(&mut store, &mut cp, 30);
+        let mut cp = checkpoint(files);
+        commit_batches(&mut store, &mut cp, n);
+        (dir, path, store, cp)
+    }
+
+    #[test]
+    fn a_journal_of_deltas_resolves_to_the_whole_checkpoint() {
+        let (_dir, path, mut store, mut cp) = committed(50, 30);
         assert_eq!(Checkpoint::load(&path).unwrap().as_ref(), Some(&cp));
         // The first commit wrote the base; each later one appended one line.
         let journal = fs::read_to_string(journal_path(&path)).unwrap();
@@ -770,11 +776,7 @@ mod tests {
 
     #[test]
     fn a_torn_last_line_is_a_commit_that_did_not_happen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.json");
-        let mut store = CheckpointStore::new(path.clone());
-        let mut cp = checkpoint(5);
-        commit_batches(&mut store, &mut cp, 4);
+        let (_dir, path, mut store, mut cp) = committed(5, 4);
         let before = Checkpoint::load(&path).unwrap().unwrap();
         assert_eq!(before, cp);
         commit_batches(&mut store, &mut cp, 1);
@@ -794,11 +796,7 @@ mod tests {
 
     #[test]
     fn lines_of_an_older_base_are_never_applied_to_a_newer_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.json");
-        let mut store = CheckpointStore::new(path.clone());
-        let mut cp = checkpoint(3);
-        commit_batches(&mut store, &mut cp, 5);
+        let (_dir, path, _store, _cp) = committed(3, 5);
         let old_journal = fs::read(journal_path(&path)).unwrap();
         // A new base (a restart's first commit), then a crash before the journal was emptied.
         let mut store = CheckpointStore::new(path.clone());
