@@ -25,6 +25,9 @@ pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
 /// so that no size-triggered export happens behind the confirming flush, and far below its
 /// queue (2048) so that nothing is dropped.
 pub const BATCH_RECORDS: usize = 256;
+/// Message ids remembered across the files of a session (and in its checkpoint), so a
+/// request copied into another transcript is not counted twice.
+pub const MESSAGE_MEMORY: usize = 8192;
 
 /// A setting that could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,8 +15,9 @@
 //! caller imports the few names it reads (`use telemetry_core::env::{GT_RIG, GT_ROLE};`) and
 //! uses them bare, as the code did before they were gathered here.
 //!
-//! Not here: `CLAUDE_CONFIG_DIR` and `CODEX_HOME`, named by `agent-transcripts` (which depends
-//! on no telemetry crate), and the operating system's `HOME`, `PATH` and `TMUX`.
+//! Not here: `CLAUDE_CONFIG_DIR`, `CODEX_HOME` and `XDG_DATA_HOME` (where the agents keep their
+//! transcripts), named by `agent_transcripts::paths` (a crate that depends on no telemetry
+//! crate), and the operating system's `HOME`, `PATH` and `TMUX`.
 
 /// One declared variable: its name and its doc comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,9 +217,6 @@ env_vars! {
     /// [`GT_STATE_DIR`]'s default, `$XDG_STATE_HOME/gt/agent-log` (when absolute)
     /// [`GT_AGENT_LOG_STATE_DIR`]'s. Default: `~/.local/state`.
     XDG_STATE_HOME;
-    /// Base directory for user data (XDG Base Directory), where OpenCode keeps
-    /// `opencode/opencode.db`; used only when absolute. Default: `~/.local/share`.
-    XDG_DATA_HOME;
 }
 
 #[cfg(test)]

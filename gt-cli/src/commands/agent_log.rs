@@ -14,14 +14,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use agent_log::discover::{self, Ownership};
-use agent_log::follow::{self, Follower, Source};
+use agent_log::follow::{Source, Transcripts};
 use agent_log::offline;
-use agent_log::opencode_db::{self, DbFollower, DbSource, Sessions};
+use agent_log::opencode_db::{self, Database, DbSource, Sessions};
+use agent_log::pump;
 use agent_log::settings::{self, FollowFlags, FollowSettings};
 use agent_log::sink::{RecordContext, TelemetrySink};
 use agent_log::state::{Checkpoint, InstanceLock, LockError, SessionFiles, Totals};
 use agent_log::watch::Wakes;
-use agent_transcripts::{AgentKind, GroupBy, Pricing};
+use agent_transcripts::{AgentKind, GroupBy, Pricing, paths};
 use anyhow::Context as _;
 use telemetry_core::env::{
     GT_AGENT_LOG_STATE_DIR, GT_PRICING_FILE, GT_RIG, GT_ROLE, GT_RUN, GT_SESSION,
@@ -127,7 +128,7 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
         &cwd,
         env,
     )?;
-    let root = discover::transcript_root(
+    let root = paths::transcript_root(
         settings.agent,
         &settings.work_dir,
         env,
@@ -203,7 +204,7 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
     );
     let (finished, totals) = if settings.agent == AgentKind::OpenCode {
         // `root` is the database; its directory is watched for the database and its WAL.
-        let mut follower = DbFollower::new(
+        let mut follower = Database::follower(
             DbSource {
                 path: root.clone(),
                 sessions: Sessions::of_work_dir(&settings.work_dir),
@@ -217,12 +218,12 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
         );
         let data_dir = root.parent().map(Path::to_owned).unwrap_or_default();
         handshake(args, &format!("started {}", std::process::id()));
-        let finished = follow::run(&mut follower, &wake_rx, &stop, settings.poll, || {
+        let finished = pump::run(&mut follower, &wake_rx, &stop, settings.poll, || {
             wakes.watch_flat(&data_dir);
         });
         (finished, follower.totals())
     } else {
-        let mut follower = Follower::new(
+        let mut follower = Transcripts::follower(
             Source::Watch {
                 agent: settings.agent,
                 root: root.clone(),
@@ -236,7 +237,7 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
             settings.idle_flush,
         );
         handshake(args, &format!("started {}", std::process::id()));
-        let finished = follow::run(&mut follower, &wake_rx, &stop, settings.poll, || {
+        let finished = pump::run(&mut follower, &wake_rx, &stop, settings.poll, || {
             wakes.watch(&root);
         });
         (finished, follower.totals())
@@ -416,7 +417,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let count = files.len().max(1);
     let started = Instant::now();
     let (ok, totals) = if let Some(db) = database {
-        let mut follower = DbFollower::new(
+        let mut follower = Database::follower(
             DbSource {
                 path: db.to_owned(),
                 sessions: Sessions::All,
@@ -428,10 +429,10 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             None,
             None,
         );
-        let ok = follow::replay(&mut follower, &stop, REPLAY_PATIENCE);
+        let ok = pump::replay(&mut follower, &stop, REPLAY_PATIENCE);
         (ok, follower.totals())
     } else {
-        let mut follower = Follower::new(
+        let mut follower = Transcripts::follower(
             Source::Fixed(files),
             &session,
             sink,
@@ -439,7 +440,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             None,
             Duration::ZERO,
         );
-        let ok = follow::replay(&mut follower, &stop, REPLAY_PATIENCE);
+        let ok = pump::replay(&mut follower, &stop, REPLAY_PATIENCE);
         (ok, follower.totals())
     };
     let _ = provider.shutdown(super::SHUTDOWN_DEADLINE);
@@ -479,7 +480,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 .work_dir
                 .as_deref()
                 .context("pass an opencode.db PATH or --work-dir DIR")?;
-            let db = opencode_db::database_path(env, settings::home_dir(&env).as_deref())
+            let db = paths::opencode_database(env, settings::home_dir(&env).as_deref())
                 .context("no OpenCode database: set HOME or XDG_DATA_HOME")?;
             Some((
                 db,
@@ -501,7 +502,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let work_dir = std::env::current_dir()?.join(work_dir);
         let agent = settings::resolve_agent(args.agent.map(agent_of), &env)?;
         let root =
-            discover::transcript_root(agent, &work_dir, env, settings::home_dir(&env).as_deref())
+            paths::transcript_root(agent, &work_dir, env, settings::home_dir(&env).as_deref())
                 .context("no transcript directory for this agent: set HOME")?;
         discover::list_files(&root, "jsonl")
             .into_iter()

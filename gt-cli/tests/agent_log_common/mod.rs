@@ -96,9 +96,10 @@ impl Town {
     }
 
     /// The checkpoint's JSON, once it exists.
+    /// The session's checkpoint as `gt agent-log` resolves it (its base and its journal).
     pub(crate) fn read_checkpoint(&self, session: &str) -> Option<Value> {
-        let text = std::fs::read(self.checkpoint(session)).ok()?;
-        serde_json::from_slice(&text).ok()
+        let cp = agent_log::state::Checkpoint::load(&self.checkpoint(session)).ok()??;
+        serde_json::to_value(cp).ok()
     }
 }
 
