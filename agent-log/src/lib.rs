@@ -4,7 +4,7 @@
 //! ([`discover`]), follows each one ([`tail`]) in bounded batches whose export is confirmed
 //! before the position is checkpointed ([`follow`], [`state`]; OpenCode's SQLite database
 //! in [`opencode_db`]), maps events to telemetry
-//! records ([`sink`]), wakes up on inotify events and signals ([`watch`]) and reads files once
+//! records ([`sink`]) attributed to the work current at each record's time ([`attribution`]), wakes up on inotify events and signals ([`watch`]) and reads files once
 //! for `replay` and `report` ([`offline`]). Settings are resolved once ([`settings`]).
 //!
 //! Guarantees, with the edges stated where they are enforced: a record is exported at least
@@ -14,6 +14,7 @@
 //! the backend is down. Nothing here parses command-line arguments or prints results: the
 //! `gt` binary does.
 
+pub mod attribution;
 pub mod discover;
 pub mod follow;
 pub mod offline;
