@@ -62,7 +62,10 @@ fn write_ledger(state: &Path, session: &str, base: u64) {
         text.push_str(&serde_json::to_string(&entry).unwrap());
         text.push('\n');
     }
-    let file = dir.join(format!("{}.jsonl", work_ledger::file_stem(session).unwrap()));
+    let file = dir.join(format!(
+        "{}.jsonl",
+        work_ledger::file_stem(session).unwrap()
+    ));
     std::fs::write(file, text).unwrap();
 }
 
@@ -151,7 +154,15 @@ fn report_by_bead_rig_and_mol_match_a_hand_computation() {
     let (town, file) = town_with_history(session);
     let report = |by: &str| -> BTreeMap<String, (u64, f64)> {
         let out = gt(&town)
-            .args(["agent-log", "report", "--json", "--session", session, "--by", by])
+            .args([
+                "agent-log",
+                "report",
+                "--json",
+                "--session",
+                session,
+                "--by",
+                by,
+            ])
             .arg(&file)
             .output()
             .unwrap();
@@ -298,7 +309,10 @@ fn per_bead_and_per_rig_cost_from_the_documented_logsql() {
         let out = gt(&town)
             .args(["agent-log", "replay", "--session", &session])
             .arg(&file)
-            .env("GT_OTEL_LOGS_URL", format!("{VL}/insert/opentelemetry/v1/logs"))
+            .env(
+                "GT_OTEL_LOGS_URL",
+                format!("{VL}/insert/opentelemetry/v1/logs"),
+            )
             .env("GT_OTEL_METRICS_URL", metrics.url("/v1/metrics"))
             .env("OTEL_RESOURCE_ATTRIBUTES", format!("test.run={tag}"))
             .output()

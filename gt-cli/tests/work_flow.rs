@@ -132,7 +132,13 @@ fn every_record_after_a_prime_carries_its_bead_live_after_a_restart_and_replayed
     // been current: from prime B's ledger entry to the record's own time (the ledger is
     // re-primed with B once more first: a repeated prime does not restart the clock).
     run_ok(&mut agent(&["prime", "--no-retry"]));
-    run_ok(&mut agent(&["otel", "emit", "done", "--attr", "exit_type=COMPLETED"]));
+    run_ok(&mut agent(&[
+        "otel",
+        "emit",
+        "done",
+        "--attr",
+        "exit_type=COMPLETED",
+    ]));
     let entries = work_ledger::Ledger::new(&state, &session)
         .unwrap()
         .entries()
@@ -196,7 +202,11 @@ fn every_record_after_a_prime_carries_its_bead_live_after_a_restart_and_replayed
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_attributed(&replayed, &["a-1", "a-2", "b-1", "b-2", "b-3"], &String::new);
+    assert_attributed(
+        &replayed,
+        &["a-1", "a-2", "b-1", "b-2", "b-3"],
+        &String::new,
+    );
     assert_eq!(records(&replayed, "agent.usage").len(), 5);
     drop(restarted);
 }
