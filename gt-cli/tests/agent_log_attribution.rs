@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agent_log_common::{Running, Town, WAIT, assistant, records, wait_counts};
+use agent_log_common::{Running, Town, WAIT, assistant, records, usage_attr, wait_counts};
 use otlp_capture::Receiver;
 use serde_json::json;
 use support::backends::{enabled as backends_enabled, logsql, number, poll, run_tag};
+use support::run_ok;
 use work_ledger::{Change, Entry, Source};
 
 const MODEL: &str = "claude-sonnet-4-5";
@@ -129,15 +130,7 @@ fn close(a: f64, b: f64) -> bool {
 
 /// `message_id` -> `work_bead` of the agent.usage records received (`""` when absent).
 fn beads_by_message(rx: &Receiver) -> BTreeMap<String, String> {
-    records(rx, "agent.usage")
-        .iter()
-        .map(|r| {
-            (
-                r.str_attr("message_id").unwrap_or_default().to_owned(),
-                r.str_attr("work_bead").unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    usage_attr(rx, "work_bead").into_iter().collect()
 }
 
 fn expected_beads() -> BTreeMap<String, String> {
@@ -153,23 +146,18 @@ fn report_by_bead_rig_and_mol_match_a_hand_computation() {
     let session = "gt-attr-report";
     let (town, file) = town_with_history(session);
     let report = |by: &str| -> BTreeMap<String, (u64, f64)> {
-        let out = gt(&town)
-            .args([
-                "agent-log",
-                "report",
-                "--json",
-                "--session",
-                session,
-                "--by",
-                by,
-            ])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_ok(
+            &mut gt(&town)
+                .args([
+                    "agent-log",
+                    "report",
+                    "--json",
+                    "--session",
+                    session,
+                    "--by",
+                    by,
+                ])
+                .arg(&file),
         );
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         json["rows"]
@@ -231,19 +219,14 @@ fn replay_and_follow_attribute_each_record_by_its_own_time() {
     let (town, file) = town_with_history(session);
 
     let replayed = Receiver::start().unwrap();
-    let out = gt(&town)
-        .args(["agent-log", "replay", "--session", session])
-        .arg(&file)
-        .env("GT_OTEL_LOGS_URL", replayed.url("/v1/logs"))
-        .env("GT_OTEL_METRICS_URL", replayed.url("/v1/metrics"))
-        .env("GT_LOG_AGENT_OUTPUT", "true")
-        .env("GT_WORK_BEAD", "stale-env")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        &mut gt(&town)
+            .args(["agent-log", "replay", "--session", session])
+            .arg(&file)
+            .env("GT_OTEL_LOGS_URL", replayed.url("/v1/logs"))
+            .env("GT_OTEL_METRICS_URL", replayed.url("/v1/metrics"))
+            .env("GT_LOG_AGENT_OUTPUT", "true")
+            .env("GT_WORK_BEAD", "stale-env"),
     );
     wait_counts(&replayed, LINES.len(), LINES.len(), &|| String::new());
     assert_eq!(beads_by_message(&replayed), expected_beads());
@@ -306,21 +289,16 @@ fn per_bead_and_per_rig_cost_from_the_documented_logsql() {
     let metrics = Receiver::start().unwrap();
     // Twice: the documented queries count each request once.
     for _ in 0..2 {
-        let out = gt(&town)
-            .args(["agent-log", "replay", "--session", &session])
-            .arg(&file)
-            .env(
-                "GT_OTEL_LOGS_URL",
-                format!("{VL}/insert/opentelemetry/v1/logs"),
-            )
-            .env("GT_OTEL_METRICS_URL", metrics.url("/v1/metrics"))
-            .env("OTEL_RESOURCE_ATTRIBUTES", format!("test.run={tag}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            &mut gt(&town)
+                .args(["agent-log", "replay", "--session", &session])
+                .arg(&file)
+                .env(
+                    "GT_OTEL_LOGS_URL",
+                    format!("{VL}/insert/opentelemetry/v1/logs"),
+                )
+                .env("GT_OTEL_METRICS_URL", metrics.url("/v1/metrics"))
+                .env("OTEL_RESOURCE_ATTRIBUTES", format!("test.run={tag}")),
         );
     }
     let ours = format!("test.run:\"{tag}\" ");

@@ -11,7 +11,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use agent_log_common::{Running, Town, WAIT, append, assistant, poll_until, records};
+use agent_log_common::{Running, Town, WAIT, append, assistant, poll_until, records, usage_attr};
 use otlp_capture::{Receiver, Value};
 use serde_json::json;
 use support::{FakeBd, TmuxServer, one_issue, run_ok};
@@ -50,17 +50,8 @@ fn usage_line(id: &str) -> String {
     ) + "\n"
 }
 
-/// `message_id` of every agent.usage received, with its `work_bead`.
 fn usage_beads(rx: &Receiver) -> Vec<(String, String)> {
-    records(rx, "agent.usage")
-        .iter()
-        .map(|r| {
-            (
-                r.str_attr("message_id").unwrap_or_default().to_owned(),
-                r.str_attr("work_bead").unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    usage_attr(rx, "work_bead")
 }
 
 /// Every usage message `a-*` carries gt-A and every `b-*` gt-B; `ids` all arrived.
@@ -187,20 +178,15 @@ fn every_record_after_a_prime_carries_its_bead_live_after_a_restart_and_replayed
 
     // replay of the same transcript attributes every record alike.
     let replayed = Receiver::start().unwrap();
-    let out = town
-        .gt()
-        .args(["agent-log", "replay", "--session", &session])
-        .arg(&transcript)
-        .env("GT_STATE_DIR", &state)
-        .env("GT_LOG_AGENT_OUTPUT", "true")
-        .env("GT_OTEL_LOGS_URL", replayed.url("/v1/logs"))
-        .env("GT_OTEL_METRICS_URL", replayed.url("/v1/metrics"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        &mut town
+            .gt()
+            .args(["agent-log", "replay", "--session", &session])
+            .arg(&transcript)
+            .env("GT_STATE_DIR", &state)
+            .env("GT_LOG_AGENT_OUTPUT", "true")
+            .env("GT_OTEL_LOGS_URL", replayed.url("/v1/logs"))
+            .env("GT_OTEL_METRICS_URL", replayed.url("/v1/metrics")),
     );
     assert_attributed(
         &replayed,
