@@ -147,7 +147,7 @@ fn report_by_bead_rig_and_mol_match_a_hand_computation() {
     let (town, file) = town_with_history(session);
     let report = |by: &str| -> BTreeMap<String, (u64, f64)> {
         let out = run_ok(
-            &mut gt(&town)
+            gt(&town)
                 .args([
                     "agent-log",
                     "report",
@@ -220,7 +220,7 @@ fn replay_and_follow_attribute_each_record_by_its_own_time() {
 
     let replayed = Receiver::start().unwrap();
     run_ok(
-        &mut gt(&town)
+        gt(&town)
             .args(["agent-log", "replay", "--session", session])
             .arg(&file)
             .env("GT_OTEL_LOGS_URL", replayed.url("/v1/logs"))
@@ -290,7 +290,7 @@ fn per_bead_and_per_rig_cost_from_the_documented_logsql() {
     // Twice: the documented queries count each request once.
     for _ in 0..2 {
         run_ok(
-            &mut gt(&town)
+            gt(&town)
                 .args(["agent-log", "replay", "--session", &session])
                 .arg(&file)
                 .env(

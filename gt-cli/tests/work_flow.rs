@@ -179,8 +179,7 @@ fn every_record_after_a_prime_carries_its_bead_live_after_a_restart_and_replayed
     // replay of the same transcript attributes every record alike.
     let replayed = Receiver::start().unwrap();
     run_ok(
-        &mut town
-            .gt()
+        town.gt()
             .args(["agent-log", "replay", "--session", &session])
             .arg(&transcript)
             .env("GT_STATE_DIR", &state)
