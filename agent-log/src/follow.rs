@@ -104,10 +104,11 @@ impl CheckpointWriter {
         self.path.is_some()
     }
 
-    /// Saves `checkpoint`; a failure is reported once until a save succeeds again.
-    pub(crate) fn save(&mut self, checkpoint: &Checkpoint) {
+    /// Saves `checkpoint`; a failure is reported once until a save succeeds again. Returns
+    /// whether it was saved.
+    pub(crate) fn save(&mut self, checkpoint: &Checkpoint) -> bool {
         let Some(path) = &self.path else {
-            return;
+            return false;
         };
         if let Err(err) = checkpoint.save(path) {
             if !self.warned {
@@ -118,10 +119,22 @@ impl CheckpointWriter {
                     path.display()
                 );
             }
+            false
         } else {
             self.warned = false;
+            true
         }
     }
+}
+
+/// The counter contributor name of a checkpoint: its own, or a new one for a checkpoint that
+/// had none (made by an older gt; its counters start from zero).
+#[must_use]
+pub(crate) fn contributor_id(checkpoint: Option<&Checkpoint>) -> String {
+    checkpoint
+        .map(|cp| cp.id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 /// Which files to follow.
@@ -228,6 +241,8 @@ pub struct Follower<S: Sink> {
     batch: Totals,
     next: usize,
     backoff: Backoff,
+    /// The checkpoint's counter contributor name ([`Checkpoint::id`]).
+    contributor: String,
     sink: S,
 }
 
@@ -252,8 +267,15 @@ impl<S: Sink> Follower<S> {
         checkpoint_path: Option<PathBuf>,
         idle_flush: Duration,
     ) -> Self {
+        let contributor = contributor_id(checkpoint.as_ref());
+        let mut sink = sink;
         let (files, messages, totals) = match checkpoint {
-            Some(cp) => (cp.files, cp.emitted_messages, cp.totals),
+            Some(cp) => {
+                sink.restore_counters(cp.counters);
+                // A restart publishes what the checkpoint counted, whatever it reads next.
+                sink.publish(&contributor);
+                (cp.files, cp.emitted_messages, cp.totals)
+            }
             None => (Vec::new(), Vec::new(), Totals::default()),
         };
         let mut follower = Self {
@@ -268,6 +290,7 @@ impl<S: Sink> Follower<S> {
             batch: Totals::default(),
             next: 0,
             backoff: Backoff::default(),
+            contributor,
             sink,
         };
         let agent = follower.agent_for_restore();
@@ -553,14 +576,22 @@ impl<S: Sink> Follower<S> {
             emitted_messages: self.messages.order.iter().cloned().collect(),
             totals: self.totals,
             opencode_db: None,
+            id: self.contributor.clone(),
+            counters: self.sink.counters(),
         }
     }
 
+    /// Saves the checkpoint, then publishes the counter totals under its id — only once they
+    /// are on disk, so a published total is never ahead of the checkpoint a restart resumes
+    /// from. Without a checkpoint (replay) they are published at once.
     fn save(&mut self) {
         if self.checkpoints.enabled() {
             let checkpoint = self.checkpoint();
-            self.checkpoints.save(&checkpoint);
+            if !self.checkpoints.save(&checkpoint) {
+                return;
+            }
         }
+        self.sink.publish(&self.contributor);
     }
 
     /// Ends following: releases the usage parsers hold back (the session is taken as over),

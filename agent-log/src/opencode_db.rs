@@ -40,7 +40,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use telemetry_core::env::XDG_DATA_HOME;
 
-use crate::follow::{Backoff, CheckpointWriter, Follow, Pump};
+use crate::follow::{Backoff, CheckpointWriter, Follow, Pump, contributor_id};
 use crate::settings::BATCH_RECORDS;
 use crate::sink::Sink;
 use crate::state::{CHECKPOINT_VERSION, Checkpoint, DbCheckpoint, RowKey, Totals};
@@ -261,6 +261,8 @@ pub struct DbFollower<S: Sink> {
     batch: Totals,
     backoff: Backoff,
     read_warned: bool,
+    /// The checkpoint's counter contributor name ([`Checkpoint::id`]).
+    contributor: String,
     sink: S,
 }
 
@@ -293,9 +295,17 @@ impl<S: Sink> DbFollower<S> {
         } = source;
         let mut parser = OpenCodeParser::new();
         let (mut cursor, mut totals) = (None, Totals::default());
+        let mut sink = sink;
+        let ours = checkpoint
+            .as_ref()
+            .is_some_and(|cp| cp.opencode_db.as_ref().is_some_and(|d| d.path == path));
+        let contributor = contributor_id(checkpoint.as_ref().filter(|_| ours));
         match checkpoint {
-            Some(cp) if cp.opencode_db.as_ref().is_some_and(|d| d.path == path) => {
+            Some(cp) if ours => {
                 totals = cp.totals;
+                sink.restore_counters(cp.counters);
+                // A restart publishes what the checkpoint counted, whatever it reads next.
+                sink.publish(&contributor);
                 if let Some(db) = cp.opencode_db {
                     cursor = db.cursor;
                     if let Err(err) = parser.restore_dedup_state(db.parser) {
@@ -333,6 +343,7 @@ impl<S: Sink> DbFollower<S> {
             batch: Totals::default(),
             backoff: Backoff::default(),
             read_warned: false,
+            contributor,
             sink,
         }
     }
@@ -370,6 +381,8 @@ impl<S: Sink> DbFollower<S> {
                 cursor: self.committed.clone(),
                 parser: self.committed_parser.clone(),
             }),
+            id: self.contributor.clone(),
+            counters: self.sink.counters(),
         }
     }
 
@@ -457,11 +470,16 @@ impl<S: Sink> DbFollower<S> {
         self.save();
     }
 
+    /// Saves the checkpoint, then publishes the counter totals (see the transcript
+    /// follower's `save`).
     fn save(&mut self) {
         if self.checkpoints.enabled() {
             let checkpoint = self.checkpoint();
-            self.checkpoints.save(&checkpoint);
+            if !self.checkpoints.save(&checkpoint) {
+                return;
+            }
         }
+        self.sink.publish(&self.contributor);
     }
 }
 

@@ -23,10 +23,15 @@
 //! timestamp (see [`crate::attribution`]); the token metrics keep `rig`/`role` only (a bead
 //! label would be unbounded).
 //!
-//! The recorder adds to the counters (`gastown.agent.events.total`, `gastown.token.*`) as it
-//! makes each record and has no log-only call, so a batch that fails and is sent again is
-//! counted again: the metrics over-count by the failed attempts (each retry waits for a
-//! successful probe, so that is about one batch per outage); the log records do not.
+//! # Counters
+//! The counters (`gastown.agent.events.total`, `gastown.token.usage`,
+//! `gastown.token.cost_usd`) are not added to as records are made: a batch that fails and is
+//! read again would count twice, and a `kill -9` would lose what the SDK held in memory. The
+//! sink adds each record to pending [`AgentTotals`], moves them into its confirmed totals when
+//! the batch's export is confirmed (and drops them when it is not), and the follower keeps the
+//! confirmed totals in its checkpoint and [`Sink::publish`]es them after each saved
+//! checkpoint: the host's counter store then grows each series by exactly what the checkpoint
+//! grew by (`telemetry_core::published`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -35,7 +40,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use agent_transcripts::{AgentKind, ContentEvent, Event, EventType, Pricing, Role, Usage};
-use telemetry_recorder::{AgentEvent, AgentEventType, AgentUsage, MessageRole};
+use telemetry_recorder::{
+    AgentEvent, AgentEventType, AgentTotals, AgentUsage, MessageRole, Recorder,
+};
 
 use crate::attribution::Attribution;
 
@@ -69,6 +76,15 @@ pub trait Sink {
     fn confirm(&mut self) -> bool;
     /// Whether the backend looks ready for a retry.
     fn ready(&mut self) -> bool;
+    /// The counter totals of every confirmed export (see the [module docs](self)).
+    fn counters(&self) -> AgentTotals {
+        AgentTotals::default()
+    }
+    /// Resumes the counter totals from a checkpoint.
+    fn restore_counters(&mut self, _counters: AgentTotals) {}
+    /// Publishes the confirmed counter totals as `contributor`'s (called after each saved
+    /// checkpoint, with the checkpoint's id).
+    fn publish(&mut self, _contributor: &str) {}
 }
 
 /// Who the records are about.
@@ -84,9 +100,14 @@ pub struct RecordContext {
     pub role: String,
 }
 
-/// Records through the process-wide recorder, confirms through `provider`.
+/// Records through its own [`Recorder`], confirms through `provider`.
 pub struct TelemetrySink {
     provider: telemetry_core::Provider,
+    recorder: Recorder,
+    /// Counted by records not yet confirmed.
+    pending: AgentTotals,
+    /// Counted by confirmed records (from the checkpoint on).
+    counters: AgentTotals,
     pricing: Pricing,
     context: RecordContext,
     agent_output: bool,
@@ -123,8 +144,8 @@ impl TelemetrySink {
         context: RecordContext,
         stop: Arc<AtomicBool>,
     ) -> Self {
-        let agent_output =
-            telemetry_recorder::global_recorder().is_some_and(|r| r.settings().agent_output);
+        let recorder = Recorder::new(&provider);
+        let agent_output = recorder.settings().agent_output;
         let probe = config.logs_url.as_ref().and_then(|url| {
             let transport = telemetry_otlp::Transport::new(config, Duration::from_secs(2)).ok()?;
             Some(Probe {
@@ -135,6 +156,9 @@ impl TelemetrySink {
         });
         Self {
             provider,
+            recorder,
+            pending: AgentTotals::default(),
+            counters: AgentTotals::default(),
             pricing,
             context,
             agent_output,
@@ -169,8 +193,8 @@ impl TelemetrySink {
             .map(|_| timestamp)
     }
 
-    fn record_content(&self, agent: AgentKind, c: &ContentEvent, record_id: &str) {
-        telemetry_recorder::record_agent_event(&AgentEvent {
+    fn record_content(&mut self, agent: AgentKind, c: &ContentEvent, record_id: &str) {
+        let event = AgentEvent {
             session: &self.context.session,
             native_session_id: &c.native_session_id,
             agent_type: agent.as_str(),
@@ -187,7 +211,10 @@ impl TelemetrySink {
             content: &c.content,
             record_id,
             timestamp: c.timestamp,
-        });
+        };
+        if self.recorder.agent_event_record(&event) {
+            self.pending.add_event(&event);
+        }
     }
 
     /// Records the usage; returns whether its model had a price.
@@ -200,7 +227,7 @@ impl TelemetrySink {
                 u.model
             );
         }
-        telemetry_recorder::record_agent_usage(&AgentUsage {
+        let usage = AgentUsage {
             session: &self.context.session,
             native_session_id: &u.native_session_id,
             agent_type: agent.as_str(),
@@ -219,7 +246,9 @@ impl TelemetrySink {
             // A model without a price: no cost_usd at all, never a guessed one.
             cost_usd: cost,
             timestamp: u.timestamp,
-        });
+        };
+        self.recorder.agent_usage_record(&usage);
+        self.pending.add_usage(&usage);
         cost.is_some()
     }
 }
@@ -266,6 +295,42 @@ impl Sink for TelemetrySink {
     }
 
     fn confirm(&mut self) -> bool {
+        let confirmed = self.flush_logs();
+        let pending = std::mem::take(&mut self.pending);
+        if confirmed {
+            self.counters.add(&pending);
+        }
+        confirmed
+    }
+
+    fn ready(&mut self) -> bool {
+        let Some(probe) = &self.probe else {
+            return true;
+        };
+        probe
+            .transport
+            .probe(&probe.url, &probe.headers)
+            .is_ok_and(|seen| seen.accepted())
+    }
+
+    fn counters(&self) -> AgentTotals {
+        self.counters.clone()
+    }
+
+    fn restore_counters(&mut self, counters: AgentTotals) {
+        self.counters = counters;
+    }
+
+    fn publish(&mut self, contributor: &str) {
+        self.recorder
+            .publish_agent_totals(contributor, &self.counters);
+    }
+}
+
+impl TelemetrySink {
+    /// Flushes the logs provider: whether the batch recorded since the last flush was
+    /// exported within [`CONFIRM_WAIT`] (shorter once a stop was requested).
+    fn flush_logs(&mut self) -> bool {
         let (tx, rx) = mpsc::channel();
         let provider = self.provider.clone();
         let spawned = std::thread::Builder::new()
@@ -294,16 +359,6 @@ impl Sink for TelemetrySink {
                 }
             }
         }
-    }
-
-    fn ready(&mut self) -> bool {
-        let Some(probe) = &self.probe else {
-            return true;
-        };
-        probe
-            .transport
-            .probe(&probe.url, &probe.headers)
-            .is_ok_and(|seen| seen.accepted())
     }
 }
 

@@ -199,6 +199,14 @@ pub struct Checkpoint {
     /// Where an OpenCode database is read up to (absent for transcript files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opencode_db: Option<DbCheckpoint>,
+    /// This checkpoint's name as a counter contributor (a UUID made with it): the counter
+    /// totals below are published under it, so a restart from this checkpoint publishes the
+    /// same totals under the same name and counts nothing twice.
+    #[serde(default)]
+    pub id: String,
+    /// The agent counters of every confirmed export since the checkpoint was created.
+    #[serde(default)]
+    pub counters: telemetry_recorder::AgentTotals,
 }
 
 /// The key of an OpenCode database row in reading order: `(time_updated, table, id)`.
@@ -367,6 +375,8 @@ mod tests {
             emitted_messages: vec!["msg_1".into()],
             totals: Totals::default(),
             opencode_db: None,
+            id: "c1".into(),
+            counters: telemetry_recorder::AgentTotals::default(),
         };
         cp.save(&path).unwrap();
         assert_eq!(Checkpoint::load(&path).unwrap(), Some(cp));

@@ -21,6 +21,7 @@ pub mod env;
 pub mod error;
 mod export;
 pub mod provider;
+pub mod published;
 pub mod resource;
 
 use std::sync::OnceLock;
@@ -30,6 +31,7 @@ pub use error::{InitError, ShutdownError};
 use opentelemetry::metrics::Meter;
 use opentelemetry_sdk::logs::SdkLogger;
 pub use provider::{CARDINALITY_LIMIT, Profile, Provider, SCOPE_NAME, Service};
+pub use published::{Published, PublishedPoint, PublishedValue};
 
 /// The process-wide provider: set once by the first [`init`] call, `None` when disabled.
 static GLOBAL: OnceLock<Option<Provider>> = OnceLock::new();

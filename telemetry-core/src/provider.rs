@@ -20,6 +20,7 @@ use opentelemetry_sdk::metrics::{Instrument, PeriodicReader, SdkMeterProvider, S
 use crate::config::Config;
 use crate::error::{InitError, ShutdownError};
 use crate::export::{WarnOnce, WarningLogExporter, WarningMetricExporter};
+use crate::published::{Published, PublishedPoint};
 use crate::resource::build_resource;
 
 /// One signal's flush or shutdown, run on its own thread.
@@ -87,6 +88,7 @@ struct Inner {
     meter: Meter,
     logger: SdkLogger,
     instance_id: String,
+    published: Arc<Published>,
     shut_down: AtomicBool,
 }
 
@@ -119,6 +121,21 @@ impl Provider {
         service: Service<'_>,
         metrics: impl PushMetricExporter,
         logs: impl LogExporter + 'static,
+    ) -> Result<Self, InitError> {
+        Self::from_exporters_sharing(config, service, metrics, logs, Arc::default())
+    }
+
+    /// [`Provider::from_exporters`] with the [`Published`] totals that `metrics` reads (the
+    /// durable exporter of `telemetry-otlp` holds the same handle).
+    ///
+    /// # Errors
+    /// As [`Provider::from_exporters`].
+    pub fn from_exporters_sharing(
+        config: &Config,
+        service: Service<'_>,
+        metrics: impl PushMetricExporter,
+        logs: impl LogExporter + 'static,
+        published: Arc<Published>,
     ) -> Result<Self, InitError> {
         let (metrics_url, logs_url) = config.endpoints()?;
         let instance_id = uuid::Uuid::new_v4().to_string();
@@ -163,6 +180,7 @@ impl Provider {
                 meter,
                 logger,
                 instance_id,
+                published,
                 shut_down: AtomicBool::new(false),
             }),
         })
@@ -190,6 +208,12 @@ impl Provider {
     #[must_use]
     pub fn logger_provider(&self) -> &SdkLoggerProvider {
         &self.inner.logger_provider
+    }
+
+    /// Replaces `contributor`'s published counter totals (see [`crate::published`]); they go
+    /// out with the next metrics export, through the host's counter store.
+    pub fn publish(&self, contributor: &str, points: Vec<PublishedPoint>) {
+        self.inner.published.publish(contributor, points);
     }
 
     /// This process's `service.instance.id` (a UUID v4 on the resource of every export).

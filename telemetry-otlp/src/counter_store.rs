@@ -20,7 +20,7 @@
 //!
 //! It must not export, print, or hold the lock longer than a read, a merge and a write.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::PathBuf;
@@ -130,6 +130,23 @@ pub struct Increment {
     pub delta: Value,
 }
 
+/// The whole total one contributor (a follower's checkpoint) holds of one series: the store
+/// adds what it grew by since the contributor's previous [`Contribution`], so sending the same
+/// total again adds nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    /// Who holds the total: stable across the contributor's restarts.
+    pub contributor: String,
+    /// The series.
+    pub id: SeriesId,
+    /// The contributor's total, in the shape of the series.
+    pub total: Value,
+}
+
+/// Contributors remembered at most; past it the one that published least recently is
+/// forgotten (were it to publish again, its whole total would count again).
+pub const MAX_CONTRIBUTORS: usize = 1024;
+
 /// One host-level series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
@@ -143,6 +160,9 @@ pub struct Series {
     /// The totals.
     #[serde(flatten)]
     pub value: Value,
+    /// The total each contributor last published to this series.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub contributions: BTreeMap<String, Value>,
 }
 
 /// The totals of one host (or, without a state directory, of one process).
@@ -154,6 +174,9 @@ pub struct Totals {
     pub instance_id: String,
     /// Every series.
     pub series: Vec<Series>,
+    /// When each contributor last published, ns since the epoch.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub contributors: BTreeMap<String, u64>,
 }
 
 impl Totals {
@@ -164,6 +187,7 @@ impl Totals {
             version: 1,
             instance_id: uuid_v4(),
             series: Vec::new(),
+            contributors: BTreeMap::new(),
         }
     }
 
@@ -200,11 +224,137 @@ impl Totals {
                     start_ns: whole_ms(now_ns).saturating_sub(MS),
                     time_ns: whole_ms(now_ns),
                     value: inc.delta.clone(),
+                    contributions: BTreeMap::new(),
                 }),
             }
         }
         dropped
     }
+
+    /// Adds to each series what its contributor's total grew by since that contributor's
+    /// previous contribution (all of it for a first one). A total smaller than the previous one
+    /// adds nothing and is not remembered: the series grows again once the contributor passes
+    /// its old total (a contributor that starts over must take a new name). Returns how many
+    /// were dropped (store full).
+    pub fn contribute(&mut self, contributions: &[Contribution], now_ns: u64) -> usize {
+        let mut dropped = 0;
+        for c in contributions {
+            let found = self.series.iter().position(|s| s.id == c.id);
+            let i = match found {
+                Some(i) => i,
+                None if self.series.len() >= MAX_SERIES => {
+                    dropped += 1;
+                    continue;
+                }
+                None => {
+                    self.series.push(Series {
+                        id: c.id.clone(),
+                        start_ns: whole_ms(now_ns).saturating_sub(MS),
+                        time_ns: whole_ms(now_ns).saturating_sub(MS),
+                        value: zero_like(&c.total),
+                        contributions: BTreeMap::new(),
+                    });
+                    self.series.len() - 1
+                }
+            };
+            let series = &mut self.series[i];
+            let delta = match series.contributions.get(&c.contributor) {
+                Some(previous) => growth(previous, &c.total),
+                None => Some(c.total.clone()),
+            };
+            let Some(delta) = delta else {
+                // Went back (or changed shape): nothing to add, the old total stays the mark.
+                self.contributors.insert(c.contributor.clone(), now_ns);
+                continue;
+            };
+            if !is_zero(&delta) || found.is_none() {
+                if !add(&mut series.value, &delta) {
+                    dropped += 1;
+                    continue;
+                }
+                series.time_ns = whole_ms(now_ns).max(series.time_ns + MS);
+            }
+            series
+                .contributions
+                .insert(c.contributor.clone(), c.total.clone());
+            self.contributors.insert(c.contributor.clone(), now_ns);
+        }
+        while self.contributors.len() > MAX_CONTRIBUTORS {
+            let Some(oldest) = self
+                .contributors
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(c, _)| c.clone())
+            else {
+                break;
+            };
+            self.contributors.remove(&oldest);
+            for s in &mut self.series {
+                s.contributions.remove(&oldest);
+            }
+        }
+        dropped
+    }
+}
+
+/// A value of `like`'s shape at zero.
+fn zero_like(like: &Value) -> Value {
+    match like {
+        Value::IntSum { .. } => Value::IntSum { total: 0 },
+        Value::FloatSum { .. } => Value::FloatSum { total: 0.0 },
+        Value::Histogram { bounds, counts, .. } => Value::Histogram {
+            bounds: bounds.clone(),
+            counts: vec![0; counts.len()],
+            count: 0,
+            sum: 0.0,
+        },
+    }
+}
+
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::IntSum { total } => *total == 0,
+        Value::FloatSum { total } => *total == 0.0,
+        Value::Histogram { count, .. } => *count == 0,
+    }
+}
+
+/// What `now` adds to `before`: their difference; `None` when `now` is smaller in any part
+/// (the contributor's state went back, a checkpoint restored from a backup: what it counts
+/// again up to `before` was counted already) or their shapes differ.
+fn growth(before: &Value, now: &Value) -> Option<Value> {
+    Some(match (before, now) {
+        (Value::IntSum { total: b }, Value::IntSum { total: n }) => Value::IntSum {
+            total: n.checked_sub(*b)?,
+        },
+        (Value::FloatSum { total: b }, Value::FloatSum { total: n }) if n >= b => {
+            Value::FloatSum { total: n - b }
+        }
+        (
+            Value::Histogram {
+                bounds: bb,
+                counts: bc,
+                count: bn,
+                sum: bs,
+            },
+            Value::Histogram {
+                bounds: nb,
+                counts: nc,
+                count: nn,
+                sum: ns,
+            },
+        ) if bb == nb && bc.len() == nc.len() => Value::Histogram {
+            bounds: nb.clone(),
+            counts: bc
+                .iter()
+                .zip(nc)
+                .map(|(b, n)| n.checked_sub(*b))
+                .collect::<Option<_>>()?,
+            count: nn.checked_sub(*bn)?,
+            sum: ns - bs,
+        },
+        _ => return None,
+    })
 }
 
 impl Default for Totals {
@@ -336,6 +486,19 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] when the directory, the lock or the files cannot be used.
     pub fn advance(&self, increments: &[Increment]) -> Result<Advanced, StoreError> {
+        self.advance_with(increments, &[])
+    }
+
+    /// [`Store::advance`] that also applies `contributions` ([`Totals::contribute`]) in the
+    /// same locked update. Written when anything was given.
+    ///
+    /// # Errors
+    /// As [`Store::advance`].
+    pub fn advance_with(
+        &self,
+        increments: &[Increment],
+        contributions: &[Contribution],
+    ) -> Result<Advanced, StoreError> {
         let path = self.path();
         let io = |source| StoreError::Io {
             path: path.clone(),
@@ -378,8 +541,13 @@ impl Store {
                 }
             }
         };
-        let dropped = totals.merge(increments, now_ns());
-        if !increments.is_empty() || recovered_from.is_some() || text.is_empty() {
+        let now = now_ns();
+        let dropped = totals.merge(increments, now) + totals.contribute(contributions, now);
+        if !increments.is_empty()
+            || !contributions.is_empty()
+            || recovered_from.is_some()
+            || text.is_empty()
+        {
             let json = serde_json::to_vec(&totals).map_err(|e| io(std::io::Error::other(e)))?;
             // Rewritten in place under the lock: a rename would cost a second file and a
             // directory update on every invocation. A process killed mid-write leaves a torn
@@ -441,6 +609,37 @@ mod tests {
             (6 * MS, 8 * MS)
         );
         assert_eq!(t.series[1].value, Value::IntSum { total: 1 });
+    }
+
+    #[test]
+    fn contributions_add_only_what_each_contributor_grew_by() {
+        let c = |who: &str, n: u64| Contribution {
+            contributor: who.into(),
+            id: inc("tokens", "input", 0).id,
+            total: Value::IntSum { total: n },
+        };
+        let mut t = Totals::new();
+        t.contribute(&[c("a", 150)], 10 * MS);
+        // The same total again (a retry, a restart from the same checkpoint): nothing.
+        t.contribute(&[c("a", 150)], 11 * MS);
+        t.contribute(&[c("a", 150)], 12 * MS);
+        assert_eq!(t.series[0].value, Value::IntSum { total: 150 });
+        // A new series' zero point lies before its first value, which is one update later.
+        assert_eq!(t.series[0].start_ns + MS, t.series[0].time_ns);
+        t.contribute(&[c("a", 300), c("b", 20)], 13 * MS);
+        assert_eq!(t.series[0].value, Value::IntSum { total: 320 });
+        // A contributor whose state went back (an older checkpoint) adds nothing until it
+        // passes its old total.
+        t.contribute(&[c("b", 5)], 14 * MS);
+        assert_eq!(t.series[0].value, Value::IntSum { total: 320 });
+        t.contribute(&[c("b", 25)], 14 * MS);
+        assert_eq!(t.series[0].value, Value::IntSum { total: 325 });
+        assert_eq!(t.series[0].time_ns, 15 * MS);
+        // Increments from one-shot processes mix with contributions.
+        t.merge(&[inc("tokens", "input", 1)], 15 * MS);
+        t.contribute(&[c("a", 300)], 16 * MS);
+        assert_eq!(t.series[0].value, Value::IntSum { total: 326 });
+        assert_eq!(t.contributors.len(), 2);
     }
 
     #[test]

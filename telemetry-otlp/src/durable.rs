@@ -17,8 +17,9 @@
 //! The points are encoded here with the OTLP protobuf types because the SDK stamps a point's
 //! time at collection, outside the store's lock, where two processes could invert it.
 
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::Request;
@@ -36,7 +37,11 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use prost::Message as _;
 
 use crate::Transport;
-use crate::counter_store::{AttrValue, Increment, Series, SeriesId, Store, Totals, Value, now_ns};
+use telemetry_core::{Published, PublishedValue};
+
+use crate::counter_store::{
+    AttrValue, Contribution, Increment, Series, SeriesId, Store, Totals, Value, now_ns,
+};
 
 /// One typed attribute.
 type Attr = (String, AttrValue);
@@ -54,6 +59,11 @@ pub(crate) struct DurableMetricExporter {
     /// This process's own cumulative totals.
     pub(crate) process_totals: Mutex<Totals>,
     pub(crate) warned: AtomicBool,
+    /// Counter totals published whole (agent-log's), shared with the provider.
+    pub(crate) published: Arc<Published>,
+    /// The time of each published series' point last accepted by the backend: a point is sent
+    /// until it was accepted once, then again when it changes.
+    pub(crate) sent: Mutex<HashMap<SeriesId, u64>>,
 }
 
 impl DurableMetricExporter {
@@ -65,7 +75,10 @@ impl DurableMetricExporter {
 
     /// The request for `metrics` after merging its increments; `None` when there is nothing
     /// to send.
-    fn request(&self, metrics: &SdkResourceMetrics) -> Option<ExportMetricsServiceRequest> {
+    fn request(
+        &self,
+        metrics: &SdkResourceMetrics,
+    ) -> Option<(ExportMetricsServiceRequest, Vec<(SeriesId, u64)>)> {
         let request = ExportMetricsServiceRequest::from(metrics);
         let process_resource = request
             .resource_metrics
@@ -103,9 +116,15 @@ impl DurableMetricExporter {
                 }
             }
         }
+        let contributions = self.contributions(&host);
         let mut out = Vec::new();
-        if !durable.is_empty() {
-            let advanced = match self.store.as_ref().map(|s| s.advance(&durable)) {
+        let mut published = Vec::new();
+        if !durable.is_empty() || !contributions.is_empty() {
+            let store = self
+                .store
+                .as_ref()
+                .map(|s| s.advance_with(&durable, &contributions));
+            let advanced = match store {
                 Some(Ok(advanced)) => Some(advanced),
                 Some(Err(err)) => {
                     self.warn_once(&format!(
@@ -131,17 +150,36 @@ impl DurableMetricExporter {
                             advanced.dropped
                         ));
                     }
+                    let changed = self.changed(&advanced.totals, &durable, &contributions);
+                    published = self.unsent(&advanced.totals, &contributions);
                     out.extend(encode(
                         &advanced.totals.instance_id,
                         &advanced.totals,
-                        &durable,
+                        &changed,
                     ));
                 }
                 // No store (no state directory) or an unusable one: this process's own series.
-                None => local.extend(durable.into_iter().map(|mut inc| {
-                    inc.id.resource.clone_from(&own_resource);
-                    inc
-                })),
+                None => {
+                    let mut totals = self
+                        .process_totals
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let own = |mut id: SeriesId| {
+                        id.resource.clone_from(&own_resource);
+                        id
+                    };
+                    let contributions: Vec<Contribution> = contributions
+                        .into_iter()
+                        .map(|c| Contribution { id: own(c.id), ..c })
+                        .collect();
+                    totals.contribute(&contributions, now_ns());
+                    let changed = contributions.iter().map(|c| &c.id).collect();
+                    out.extend(encode(&process_id, &totals, &changed));
+                    local.extend(durable.into_iter().map(|inc| Increment {
+                        id: own(inc.id),
+                        ..inc
+                    }));
+                }
             }
         }
         if !local.is_empty() {
@@ -150,7 +188,8 @@ impl DurableMetricExporter {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             totals.merge(&local, now_ns());
-            out.extend(encode(&process_id, &totals, &local));
+            let changed = local.iter().map(|c| &c.id).collect();
+            out.extend(encode(&process_id, &totals, &changed));
         }
         if !passthrough.is_empty() {
             out.push(ResourceMetrics {
@@ -159,15 +198,87 @@ impl DurableMetricExporter {
                 ..ResourceMetrics::default()
             });
         }
-        (!out.is_empty()).then_some(ExportMetricsServiceRequest {
-            resource_metrics: out,
-        })
+        (!out.is_empty()).then_some((
+            ExportMetricsServiceRequest {
+                resource_metrics: out,
+            },
+            published,
+        ))
+    }
+
+    /// The totals published to this process (agent-log's checkpointed token counters), as
+    /// contributions to host-level series.
+    fn contributions(&self, host: &[Attr]) -> Vec<Contribution> {
+        let mut out = Vec::new();
+        for (contributor, points) in self.published.snapshot() {
+            for p in points {
+                let mut attrs: Vec<Attr> = p
+                    .attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), AttrValue::S(v.clone())))
+                    .collect();
+                attrs.sort_by(|a, b| a.0.cmp(&b.0));
+                out.push(Contribution {
+                    contributor: contributor.clone(),
+                    id: SeriesId {
+                        resource: host.to_vec(),
+                        scope: self.durable_scope.to_owned(),
+                        name: p.name.to_owned(),
+                        unit: p.unit.to_owned(),
+                        description: p.description.to_owned(),
+                        attrs,
+                    },
+                    total: match p.value {
+                        PublishedValue::Int(v) => Value::IntSum { total: v },
+                        PublishedValue::Float(v) => Value::FloatSum { total: v },
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    /// The series to send: every one this process's increments touched, and every published
+    /// one whose point this process has not yet sent successfully.
+    fn changed<'a>(
+        &self,
+        totals: &Totals,
+        durable: &'a [Increment],
+        contributions: &'a [Contribution],
+    ) -> HashSet<&'a SeriesId> {
+        let sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut changed: HashSet<&SeriesId> = durable.iter().map(|i| &i.id).collect();
+        for c in contributions {
+            let time = totals
+                .series
+                .iter()
+                .find(|s| s.id == c.id)
+                .map(|s| s.time_ns);
+            if time.is_some_and(|t| sent.get(&c.id).is_none_or(|at| *at < t)) {
+                changed.insert(&c.id);
+            }
+        }
+        changed
+    }
+
+    /// The published series' points in this request, to remember once it was accepted.
+    fn unsent(&self, totals: &Totals, contributions: &[Contribution]) -> Vec<(SeriesId, u64)> {
+        contributions
+            .iter()
+            .filter_map(|c| {
+                let s = totals.series.iter().find(|s| s.id == c.id)?;
+                Some((s.id.clone(), s.time_ns))
+            })
+            .collect()
     }
 }
 
 impl PushMetricExporter for DurableMetricExporter {
     async fn export(&self, metrics: &SdkResourceMetrics) -> OTelSdkResult {
-        let Some(request) = self.request(metrics) else {
+        let Some((request, published)) = self.request(metrics) else {
             return Ok(());
         };
         let body = request.encode_to_vec();
@@ -179,7 +290,14 @@ impl PushMetricExporter for DurableMetricExporter {
             .body(body.as_slice())
             .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))?;
         match self.transport.send(request) {
-            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) if response.status().is_success() => {
+                let mut sent = self
+                    .sent
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                sent.extend(published);
+                Ok(())
+            }
             Ok(response) => Err(OTelSdkError::InternalFailure(format!(
                 "HTTP export failed with status code: {}",
                 response.status().as_u16()
@@ -324,8 +442,11 @@ fn key_values(attrs: &[(String, AttrValue)]) -> Vec<KeyValue> {
 
 /// The points of the series of `totals` that `changed` touched, grouped by resource (with
 /// `instance_id` as `service.instance.id`), scope and metric.
-fn encode(instance_id: &str, totals: &Totals, changed: &[Increment]) -> Vec<ResourceMetrics> {
-    let changed: std::collections::HashSet<&SeriesId> = changed.iter().map(|c| &c.id).collect();
+fn encode(
+    instance_id: &str,
+    totals: &Totals,
+    changed: &HashSet<&SeriesId>,
+) -> Vec<ResourceMetrics> {
     let mut out: Vec<(&[Attr], Vec<ScopeMetrics>)> = Vec::new();
     for series in totals.series.iter().filter(|s| changed.contains(&s.id)) {
         let id = &series.id;

@@ -147,6 +147,7 @@ pub fn build(
         TemporalityPreference::Delta => Some(Temporality::Delta),
         TemporalityPreference::LowMemory => Some(Temporality::LowMemory),
     };
+    let published = std::sync::Arc::new(telemetry_core::Published::default());
     let metrics = match temporality {
         None => MetricsExporter::Durable(DurableMetricExporter {
             transport: transport.clone(),
@@ -159,6 +160,8 @@ pub fn build(
             durable_scope: telemetry_core::SCOPE_NAME,
             process_totals: std::sync::Mutex::new(counter_store::Totals::new()),
             warned: std::sync::atomic::AtomicBool::new(false),
+            published: published.clone(),
+            sent: std::sync::Mutex::default(),
         }),
         Some(temporality) => MetricsExporter::Otlp(
             opentelemetry_otlp::MetricExporter::builder()
@@ -184,7 +187,7 @@ pub fn build(
         .with_retry_policy(retry_policy(profile))
         .build()
         .map_err(exporter_error("logs"))?;
-    Provider::from_exporters(config, service, metrics, logs)
+    Provider::from_exporters_sharing(config, service, metrics, logs, published)
 }
 
 /// One-shot commands never retry (a dead backend costs one timeout at exit); long-running ones

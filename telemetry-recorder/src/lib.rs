@@ -59,6 +59,7 @@
 //! environment of child processes to `telemetry-subprocess`. This crate never touches HTTP,
 //! never writes the environment and never starts threads of its own.
 
+pub mod agent_totals;
 pub mod catalog;
 mod correlation;
 mod events;
@@ -70,6 +71,7 @@ pub mod redact;
 pub mod settings;
 pub mod truncate;
 
+pub use agent_totals::{AgentCounter, AgentTotals};
 pub use catalog::{
     AttrKind, AttrSpec, Catalog, EventSpec, InstrumentKind, InstrumentSpec, Presence, SeverityRule,
     ValueType, catalog, event, instrument,

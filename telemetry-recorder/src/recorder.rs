@@ -16,6 +16,7 @@ use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_sdk::logs::{SdkLogRecord, SdkLogger};
 use telemetry_core::Provider;
 
+use crate::agent_totals::{AgentCounter, AgentTotals, usage_series};
 use crate::catalog::{EventSpec, InstrumentSpec, event, instrument};
 use crate::correlation::{current_work, process_run_id, scoped_run_id};
 use crate::events::{
@@ -31,6 +32,7 @@ use crate::truncate::{truncate, truncate_lossy};
 /// and periodic reader.
 #[derive(Debug)]
 pub struct Recorder {
+    provider: Provider,
     logger: SdkLogger,
     settings: ContentSettings,
     fallback_run_id: Option<Arc<str>>,
@@ -216,6 +218,7 @@ impl Recorder {
     #[must_use]
     pub fn with_settings(provider: &Provider, settings: ContentSettings) -> Self {
         Self {
+            provider: provider.clone(),
             logger: provider.logger().clone(),
             settings,
             fallback_run_id: process_run_id().clone(),
@@ -681,29 +684,41 @@ impl Recorder {
     }
 
     /// `agent.event` (INFO): one conversation event, timestamped with the transcript's time,
-    /// content truncated to `GT_LOG_AGENT_CONTENT_LIMIT`. Only with `GT_LOG_AGENT_OUTPUT=true`;
-    /// otherwise nothing happens (no counter either).
+    /// content truncated to `GT_LOG_AGENT_CONTENT_LIMIT`, counted on
+    /// `gastown.agent.events.total`. Only with `GT_LOG_AGENT_OUTPUT=true`; otherwise nothing
+    /// happens (no counter either).
     pub fn agent_event(&self, ev: &AgentEvent<'_>) {
-        if !self.settings.agent_output {
-            return;
+        if self.agent_event_record(ev) {
+            self.inst.agent_events.add(
+                1,
+                &[
+                    label("session", ev.session),
+                    KeyValue::new("event_type", ev.event_type.as_str()),
+                    KeyValue::new("role", ev.role.as_str()),
+                ],
+            );
         }
-        let (event_type, role) = (ev.event_type.as_str(), ev.role.as_str());
-        self.inst.agent_events.add(
-            1,
-            &[
-                label("session", ev.session),
-                KeyValue::new("event_type", event_type),
-                KeyValue::new("role", role),
-            ],
-        );
+    }
+
+    /// The log record of [`Recorder::agent_event`] without the counter, for a caller that
+    /// keeps the counters in its own durable state ([`AgentTotals::add_event`], published with
+    /// [`Recorder::publish_agent_totals`]). Returns whether a record was made (only with
+    /// `GT_LOG_AGENT_OUTPUT=true`).
+    pub fn agent_event_record(&self, ev: &AgentEvent<'_>) -> bool {
+        if !self.settings.agent_output {
+            return false;
+        }
         let mut rec = self.start(&event::AGENT_EVENT, Severity::Info, ev.timestamp);
         rec.add_attribute("session", string(ev.session));
         rec.add_attribute("agent_type", string(ev.agent_type));
         rec.add_attribute(
             "event_type",
-            AnyValue::String(StringValue::from(event_type)),
+            AnyValue::String(StringValue::from(ev.event_type.as_str())),
         );
-        rec.add_attribute("role", AnyValue::String(StringValue::from(role)));
+        rec.add_attribute(
+            "role",
+            AnyValue::String(StringValue::from(ev.role.as_str())),
+        );
         rec.add_attribute(
             "content",
             string(&truncate(ev.content, self.settings.agent_content_limit)),
@@ -711,51 +726,33 @@ impl Recorder {
         rec.add_attribute("native_session_id", string(ev.native_session_id));
         rec.add_attribute("record.id", string(ev.record_id));
         self.emit(rec, RunId::Ambient);
+        true
     }
 
     /// `agent.usage` (INFO): one token usage report, timestamped with the transcript's time.
     /// Also counts `gastown.agent.events.total` (`event_type` `usage`), the four token types
-    /// on `gastown.token.usage` and the cost on `gastown.token.cost_usd`.
+    /// on `gastown.token.usage` and the cost on `gastown.token.cost_usd` (the label sets of
+    /// [`AgentTotals::add_usage`]).
     pub fn agent_usage(&self, usage: &AgentUsage<'_>) {
-        self.inst.agent_events.add(
-            1,
-            &[
-                label("session", usage.session),
-                KeyValue::new("event_type", "usage"),
-                label("role", usage.role),
-            ],
-        );
-        for (kind, tokens) in [
-            ("input", usage.input_tokens),
-            ("output", usage.output_tokens),
-            ("cache_read", usage.cache_read_tokens),
-            ("cache_creation", usage.cache_creation_tokens),
-        ] {
-            self.inst.token_usage.add(
-                tokens,
-                &[
-                    KeyValue::new("type", kind),
-                    label("model", usage.model),
-                    label("agent_type", usage.agent_type),
-                    label("rig", usage.rig),
-                    label("role", usage.role),
-                ],
-            );
+        for (counter, labels, amount) in usage_series(usage) {
+            let attrs: Vec<KeyValue> = labels
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(k, v))
+                .collect();
+            match counter {
+                AgentCounter::Events => self.inst.agent_events.add(amount.count, &attrs),
+                AgentCounter::Tokens => self.inst.token_usage.add(amount.count, &attrs),
+                AgentCounter::CostUsd => self.inst.token_cost.add(amount.usd, &attrs),
+            }
         }
-        // A monotonic sum cannot go down; the SDK would drop a negative value anyway.
-        let cost = usage.cost_usd.filter(|c| c.is_finite());
-        if let Some(cost) = cost.filter(|c| *c > 0.0) {
-            self.inst.token_cost.add(
-                cost,
-                &[
-                    label("rig", usage.rig),
-                    label("role", usage.role),
-                    label("agent_type", usage.agent_type),
-                    label("model", usage.model),
-                ],
-            );
-        }
+        self.agent_usage_record(usage);
+    }
 
+    /// The log record of [`Recorder::agent_usage`] without the counters, for a caller that
+    /// keeps them in its own durable state ([`AgentTotals::add_usage`], published with
+    /// [`Recorder::publish_agent_totals`]).
+    pub fn agent_usage_record(&self, usage: &AgentUsage<'_>) {
+        let cost = usage.cost_usd.filter(|c| c.is_finite());
         let mut rec = self.start(&event::AGENT_USAGE, Severity::Info, usage.timestamp);
         rec.add_attribute("session", string(usage.session));
         rec.add_attribute("native_session_id", string(usage.native_session_id));
@@ -783,6 +780,15 @@ impl Recorder {
             rec.add_attribute("cache_creation_1h_tokens", int(tokens));
         }
         self.emit(rec, RunId::Ambient);
+    }
+
+    /// Publishes `totals` whole as `contributor`'s agent counters: the host's counter store adds
+    /// what they grew by since `contributor` last published (see
+    /// [`telemetry_core::published`]), so publishing again, or after a restart, counts nothing
+    /// twice. `contributor` must stay the same for as long as `totals` keep growing from the
+    /// same start (agent-log uses its checkpoint's id).
+    pub fn publish_agent_totals(&self, contributor: &str, totals: &AgentTotals) {
+        self.provider.publish(contributor, totals.points());
     }
 }
 
