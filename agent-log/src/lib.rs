@@ -3,8 +3,9 @@
 //! The parsing lives in agent-transcripts; this module finds the files of a work directory
 //! ([`discover`]), follows each one ([`tail`], [`follow`]; OpenCode's SQLite database in
 //! [`opencode_db`]) in bounded batches whose export is confirmed before the position is
-//! checkpointed (one protocol for both, [`pump`]; the files on disk, [`state`]), maps events to telemetry
-//! records ([`sink`]), wakes up on inotify events and signals ([`watch`]) and reads files once
+//! checkpointed (one protocol for both, [`pump`]; the files on disk, [`state`]), maps events
+//! to telemetry records ([`sink`]) attributed to the work current at each record's time
+//! ([`attribution`]), wakes up on inotify events and signals ([`watch`]) and reads files once
 //! for `replay` and `report` ([`offline`]). Settings are resolved once ([`settings`]).
 //!
 //! Guarantees, with the edges stated where they are enforced: a record is exported at least
@@ -14,6 +15,7 @@
 //! the backend is down. Nothing here parses command-line arguments or prints results: the
 //! `gt` binary does.
 
+pub mod attribution;
 pub mod discover;
 pub mod follow;
 pub mod offline;

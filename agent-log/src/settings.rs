@@ -154,6 +154,9 @@ pub struct FollowSettings {
     pub role: String,
     /// Checkpoints, lock and pid files.
     pub state_dir: PathBuf,
+    /// Gas Town's state directory, where the session's work ledger is (`GT_STATE_DIR`, else
+    /// `$XDG_STATE_HOME/gastown`, else `~/.local/state/gastown`); `None` when none is set.
+    pub work_state_dir: Option<PathBuf>,
     /// See [`GT_AGENT_LOG_IDLE_FLUSH_MS`].
     pub idle_flush: Duration,
     /// See [`GT_AGENT_LOG_POLL_MS`].
@@ -226,6 +229,7 @@ impl FollowSettings {
             rig: get(&lookup, GT_RIG).unwrap_or_default(),
             role: get(&lookup, GT_ROLE).unwrap_or_default(),
             state_dir: state_dir(&lookup)?,
+            work_state_dir: telemetry_core::config::state_dir_from_lookup(&lookup),
             idle_flush: millis(&lookup, GT_AGENT_LOG_IDLE_FLUSH_MS, DEFAULT_IDLE_FLUSH)?,
             poll: millis(&lookup, GT_AGENT_LOG_POLL_MS, DEFAULT_POLL)?
                 .max(Duration::from_millis(50)),

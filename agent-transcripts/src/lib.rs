@@ -71,4 +71,4 @@ pub use parser::{
     finish_input, parser_for,
 };
 pub use pricing::{Pricing, PricingError};
-pub use report::{GroupBy, Report, ReportRow, report};
+pub use report::{GroupBy, Report, ReportRow, Work, report, report_attributed};

@@ -8,9 +8,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::events::{
-    AgentEvent, AgentInstance, AgentUsage, ExitType, MailMessage, MolSquash, Outcome,
-};
+use crate::events::{AgentEvent, AgentInstance, AgentUsage, Done, MailMessage, MolSquash, Outcome};
 use crate::recorder::Recorder;
 
 /// The process-wide recorder, or `None` (one atomic load) when telemetry is off.
@@ -158,9 +156,9 @@ pub fn record_nudge(target: &str, outcome: Outcome<'_>) {
 
 /// Records `done` (see [`Recorder::done`]); a no-op when telemetry is off.
 #[inline]
-pub fn record_done(exit_type: ExitType, outcome: Outcome<'_>) {
+pub fn record_done(done: &Done<'_>, outcome: Outcome<'_>) {
     if let Some(r) = global_recorder() {
-        r.done(exit_type, outcome);
+        r.done(done, outcome);
     }
 }
 

@@ -81,8 +81,8 @@ pub use correlation::{
     WorkContext, current_run_id, set_work_context, with_run_id, with_work_context, work_context,
 };
 pub use events::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, ExitType, MailMessage, MessageRole,
-    MolSquash, Outcome, instance_name, tool_use_content,
+    AgentEvent, AgentEventType, AgentInstance, AgentUsage, Done, ExitType, MailMessage,
+    MessageRole, MolSquash, Outcome, instance_name, tool_use_content,
 };
 pub use global::{
     global_recorder, record_agent_event, record_agent_instantiate, record_agent_state_change,

@@ -22,7 +22,7 @@ use crate::agent_totals::{AgentCounter, AgentTotals, usage_series};
 use crate::catalog::{EventSpec, InstrumentSpec, event, instrument};
 use crate::correlation::{current_work, process_run_id, scoped_run_id};
 use crate::events::{
-    AgentEvent, AgentInstance, AgentUsage, ExitType, MailMessage, MolSquash, Outcome, instance_name,
+    AgentEvent, AgentInstance, AgentUsage, Done, MailMessage, MolSquash, Outcome, instance_name,
 };
 use crate::settings::{ContentSettings, MAIL_BODY_LIMIT, PROMPT_KEYS_LIMIT};
 use crate::spans::{self, ActiveSpan};
@@ -597,16 +597,27 @@ impl Recorder {
         );
     }
 
-    /// `done`: `gt done` finished with `exit_type`.
-    pub fn done(&self, exit_type: ExitType, outcome: Outcome<'_>) {
-        let exit = exit_type.as_str();
-        self.outcome_event(
-            &event::DONE,
-            &self.inst.done,
-            &[("exit_type", exit)],
-            &[("exit_type", exit)],
-            outcome,
-        );
+    /// `done`: `gt done` finished with `done.exit_type`, for `done.rig`/`done.bead_id` (each
+    /// omitted when empty), `done.time_to_complete_ms` after the bead became current (omitted
+    /// when unknown). The counter is labelled with `exit_type` only (a bead is unbounded).
+    pub fn done(&self, done: &Done<'_>, outcome: Outcome<'_>) {
+        let exit = done.exit_type.as_str();
+        let status = Status::of(outcome);
+        self.inst
+            .done
+            .add(1, &[status.kv(), label("exit_type", exit)]);
+        let mut rec = self.start(&event::DONE, status.severity(), SystemTime::now());
+        rec.add_attribute("exit_type", string(exit));
+        for (key, value) in [("rig", done.rig), ("bead_id", done.bead_id)] {
+            if !value.is_empty() {
+                rec.add_attribute(key, string(value));
+            }
+        }
+        if let Some(ms) = done.time_to_complete_ms {
+            rec.add_attribute("time_to_complete_ms", int(ms));
+        }
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
     }
 
     /// `daemon.restart` (INFO): the daemon restarted an agent of `agent_type`.

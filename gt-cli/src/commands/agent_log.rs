@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use agent_log::attribution::Attribution;
 use agent_log::discover::{self, Ownership};
 use agent_log::follow::{Source, Transcripts};
 use agent_log::offline;
@@ -22,7 +23,7 @@ use agent_log::settings::{self, FollowFlags, FollowSettings};
 use agent_log::sink::{RecordContext, TelemetrySink};
 use agent_log::state::{Checkpoint, InstanceLock, LockError, SessionFiles, Totals};
 use agent_log::watch::Wakes;
-use agent_transcripts::{AgentKind, GroupBy, Pricing, paths};
+use agent_transcripts::{AgentKind, GroupBy, Pricing, Work, paths};
 use anyhow::Context as _;
 use telemetry_core::env::{
     GT_AGENT_LOG_STATE_DIR, GT_PRICING_FILE, GT_RIG, GT_ROLE, GT_RUN, GT_SESSION,
@@ -179,7 +180,8 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
         eprintln!("gt agent-log: telemetry is off (GT_OTEL_LOGS_URL unset): nothing to export");
         return Ok(ExitCode::SUCCESS);
     };
-    telemetry_recorder::set_work_context(telemetry_recorder::WorkContext::from_lookup(env));
+    let fallback_work = telemetry_recorder::WorkContext::from_lookup(env);
+    telemetry_recorder::set_work_context(fallback_work.clone());
     let _runtime = telemetry_runtime::install(&provider)
         .map_err(|err| eprintln!("gt agent-log: warning: no process metrics: {err}"))
         .ok();
@@ -201,7 +203,12 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
             role: settings.role.clone(),
         },
         Arc::clone(&stop),
-    );
+    )
+    .attribute_by(Attribution::new(
+        settings.work_state_dir.as_deref(),
+        &settings.session,
+        fallback_work,
+    ));
     let (finished, totals) = if settings.agent == AgentKind::OpenCode {
         // `root` is the database; its directory is watched for the database and its WAL.
         let mut follower = Database::follower(
@@ -409,7 +416,8 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             role: env(GT_ROLE).unwrap_or_default(),
         },
         Arc::clone(&stop),
-    );
+    )
+    .attribute_by(attribution(&session));
     let sink = match args.retention {
         0 => sink,
         days => sink.assume_retention(Duration::from_secs(u64::from(days) * 86_400)),
@@ -468,6 +476,16 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::from(1))
     }
+}
+
+/// Attribution of records to work through `session`'s ledger in the state directory the
+/// environment names; `GT_WORK_*` while the ledger has no entry.
+fn attribution(session: &str) -> Attribution {
+    Attribution::new(
+        telemetry_core::config::state_dir_from_lookup(env).as_deref(),
+        session,
+        telemetry_recorder::WorkContext::from_lookup(env),
+    )
 }
 
 fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
@@ -530,8 +548,37 @@ fn print_report(
         ReportBy::Session => GroupBy::Session,
         ReportBy::Model => GroupBy::Model,
         ReportBy::Day => GroupBy::Day,
+        ReportBy::Bead => GroupBy::Bead,
+        ReportBy::Rig => GroupBy::Rig,
+        ReportBy::Mol => GroupBy::Mol,
     };
-    let report = agent_transcripts::report(usages, by, &pricing);
+    let session = args
+        .session
+        .clone()
+        .or_else(|| env(GT_SESSION))
+        .filter(|s| !s.trim().is_empty());
+    let report = match (by, session) {
+        (GroupBy::Bead | GroupBy::Rig | GroupBy::Mol, None) => {
+            anyhow::bail!(
+                "--by bead, rig or mol needs --session (or {GT_SESSION}): the session's work \
+                 ledger says which work each usage was for"
+            )
+        }
+        (_, None) => agent_transcripts::report(usages, by, &pricing),
+        (_, Some(session)) => {
+            let mut work = attribution(&session);
+            let attributed = usages.into_iter().map(|u| {
+                let ctx = work.at(u.timestamp);
+                let w = Work {
+                    rig: ctx.rig.clone(),
+                    bead: ctx.bead.clone(),
+                    mol: ctx.mol.clone(),
+                };
+                (u, w)
+            });
+            agent_transcripts::report_attributed(attributed, by, &pricing)
+        }
+    };
     if args.json {
         println!("{}", report.to_json());
     } else {

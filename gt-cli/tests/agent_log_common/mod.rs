@@ -168,6 +168,19 @@ pub(crate) fn records(rx: &Receiver, body: &str) -> Vec<LogRecord> {
         .collect()
 }
 
+/// `message_id` of every agent.usage received, with its attribute `key` (`""` when absent).
+pub(crate) fn usage_attr(rx: &Receiver, key: &str) -> Vec<(String, String)> {
+    records(rx, "agent.usage")
+        .iter()
+        .map(|r| {
+            (
+                r.str_attr("message_id").unwrap_or_default().to_owned(),
+                r.str_attr(key).unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Waits until the receiver holds at least `usages` agent.usage and `events` agent.event
 /// records; panics with what arrived (and `context`) at the deadline.
 pub(crate) fn wait_counts(
