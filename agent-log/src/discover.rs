@@ -4,33 +4,15 @@
 //! belong to that work directory. Claude Code keeps one directory per work directory
 //! (`<config>/projects/<encoded work dir>/**/*.jsonl`, sub-agents in subdirectories); Codex
 //! keeps every session under `$CODEX_HOME/sessions/YYYY/MM/DD/` and names the work directory
-//! in the first line (`session_meta.payload.cwd`). This module lists and classifies; it must
+//! in the first line (`session_meta.payload.cwd`); where those directories are is
+//! [`agent_transcripts::paths`]'s. This module lists and classifies; it must
 //! not read past a file's first line, keep offsets, or parse conversation.
 
 use std::fs::File;
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
-use agent_transcripts::AgentKind;
 use serde::Deserialize;
-
-/// The directory holding `agent`'s transcripts for `work_dir` (Claude Code) or for every
-/// work directory (Codex), or OpenCode's database (every work directory's sessions). `None`
-/// when no home directory is known.
-#[must_use]
-pub fn transcript_root(
-    agent: AgentKind,
-    work_dir: &Path,
-    lookup: impl Fn(&str) -> Option<String>,
-    home: Option<&Path>,
-) -> Option<PathBuf> {
-    match agent {
-        AgentKind::ClaudeCode => agent_transcripts::claude_config_dir(lookup, home)
-            .map(|config| agent_transcripts::claude_project_dir(&config, work_dir)),
-        AgentKind::Codex => agent_transcripts::codex::codex_sessions_dir(lookup, home),
-        AgentKind::OpenCode => crate::opencode_db::database_path(lookup, home),
-    }
-}
 
 /// Every file under `root` (recursively, symlinks not followed) whose name ends in `.ext`,
 /// sorted. A missing or unreadable directory yields nothing.
@@ -179,33 +161,6 @@ mod tests {
         assert_eq!(
             codex_ownership(&f, Path::new("/srv/other")).unwrap(),
             Ownership::Other
-        );
-    }
-
-    #[test]
-    fn claude_root_is_the_encoded_project_directory() {
-        let root = transcript_root(
-            AgentKind::ClaudeCode,
-            Path::new("/srv/town_1"),
-            |_| None,
-            Some(Path::new("/home/u")),
-        );
-        assert_eq!(
-            root,
-            Some(PathBuf::from("/home/u/.claude/projects/-srv-town-1"))
-        );
-        assert_eq!(
-            transcript_root(AgentKind::OpenCode, Path::new("/w"), |_| None, None),
-            None
-        );
-        assert_eq!(
-            transcript_root(
-                AgentKind::OpenCode,
-                Path::new("/w"),
-                |_| None,
-                Some(Path::new("/home/u"))
-            ),
-            Some(PathBuf::from("/home/u/.local/share/opencode/opencode.db"))
         );
     }
 }

@@ -1,141 +1,28 @@
-//! The follower: read a bounded batch, confirm its export, then checkpoint.
+//! The transcript files of a session, read as a [`BatchSource`].
 //!
-//! One job: [`Follower`] keeps the set of followed files ([`Tail`]s) up to date with what
-//! [`Source`] says belongs to the session, reads at most
-//! [`BATCH_RECORDS`] records across them, asks its
-//! [`Sink`] to confirm the export, and only then commits the files' positions and saves the
-//! checkpoint. A failed confirmation rewinds every file to its committed position and waits
-//! (backoff, then a probe of the backend) before the same lines are read again, so nothing is
-//! read ahead of what the backend took: memory stays bounded however long the backend is
-//! down, and `kill -9` loses nothing (the checkpoint is behind or at what was exported) and
-//! duplicates nothing (it is never behind a confirmed export). [`run`] drives it from wake-ups
-//! (file-system events, poll ticks, signals). It must not talk HTTP, install signal handlers
-//! or watches, or parse lines itself.
+//! One job: [`Transcripts`] keeps the set of followed files ([`Tail`]s) up to date with what
+//! [`Source`] says belongs to the session, reads records across them (round-robin, so one
+//! busy transcript cannot starve the others), drops a usage whose message another file
+//! already carried, and commits or rewinds every file together. It also keeps the record of
+//! which files' committed state changed since the last checkpoint write, so a commit writes
+//! those files only. The protocol (confirm, then commit; backoff) is [`crate::pump`]'s. It
+//! must not talk HTTP, install signal handlers or watches, or parse lines itself.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
 use agent_transcripts::{AgentKind, Event};
 
 use crate::discover::{self, Ownership};
-use crate::settings::BATCH_RECORDS;
+use crate::pump::{BatchSource, Pump, ReadEnd, Recorder};
+use crate::settings::MESSAGE_MEMORY;
 use crate::sink::Sink;
-use crate::state::{CHECKPOINT_VERSION, Checkpoint, FileCheckpoint, Totals};
-use crate::tail::{FileId, ReadEnd, Restart, Tail};
+use crate::state::{CHECKPOINT_VERSION, Checkpoint, CheckpointDelta, FileCheckpoint, Totals};
+use crate::tail::{self, FileId, Restart, Tail};
 
-/// Message ids remembered across the files of a session.
-pub const MESSAGE_MEMORY: usize = 8192;
-/// First wait after a failed export.
-pub const RETRY_FIRST: Duration = Duration::from_millis(500);
-/// Longest wait between two retries.
-pub const RETRY_MAX: Duration = Duration::from_secs(10);
-
-/// Exponential backoff between attempts to confirm an export, shared by both followers.
-#[derive(Debug)]
-pub(crate) struct Backoff {
-    at: Option<Instant>,
-    delay: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            at: None,
-            delay: RETRY_FIRST,
-        }
-    }
-}
-
-impl Backoff {
-    /// At the start of a pump: `Some` while a retry is pending and not yet due, or when it is
-    /// due but `ready` still says no (the next retry is then scheduled); `None` to go on.
-    pub(crate) fn gate(&mut self, ready: impl FnOnce() -> bool) -> Option<Pump> {
-        let at = self.at?;
-        if Instant::now() < at {
-            return Some(Pump::Retry(at));
-        }
-        if !ready() {
-            return Some(self.schedule());
-        }
-        self.at = None;
-        None
-    }
-
-    /// Schedules the next attempt, doubling the wait up to [`RETRY_MAX`].
-    pub(crate) fn schedule(&mut self) -> Pump {
-        let at = Instant::now() + self.delay;
-        self.delay = (self.delay * 2).min(RETRY_MAX);
-        self.at = Some(at);
-        Pump::Retry(at)
-    }
-
-    /// An export was confirmed: the next failure waits [`RETRY_FIRST`] again.
-    pub(crate) fn succeeded(&mut self) {
-        self.delay = RETRY_FIRST;
-    }
-
-    /// Whether a retry is scheduled (the backend was down at the last attempt).
-    pub(crate) fn is_pending(&self) -> bool {
-        self.at.is_some()
-    }
-}
-
-/// Writes checkpoints atomically when a path is configured, with one warning per streak of
-/// failures.
-#[derive(Debug)]
-pub(crate) struct CheckpointWriter {
-    path: Option<PathBuf>,
-    warned: bool,
-}
-
-impl CheckpointWriter {
-    pub(crate) fn new(path: Option<PathBuf>) -> Self {
-        Self {
-            path,
-            warned: false,
-        }
-    }
-
-    /// Whether checkpoints are saved at all (so callers build one only when needed).
-    pub(crate) fn enabled(&self) -> bool {
-        self.path.is_some()
-    }
-
-    /// Saves `checkpoint`; a failure is reported once until a save succeeds again. Returns
-    /// whether it was saved.
-    pub(crate) fn save(&mut self, checkpoint: &Checkpoint) -> bool {
-        let Some(path) = &self.path else {
-            return false;
-        };
-        if let Err(err) = checkpoint.save(path) {
-            if !self.warned {
-                self.warned = true;
-                eprintln!(
-                    "gt agent-log: warning: cannot save the checkpoint {}: {err} (a restart \
-                     would export again what was exported since the last saved one)",
-                    path.display()
-                );
-            }
-            false
-        } else {
-            self.warned = false;
-            true
-        }
-    }
-}
-
-/// The counter contributor name of a checkpoint: its own, or a new one for a checkpoint that
-/// had none (made by an older gt; its counters start from zero).
-#[must_use]
-pub(crate) fn contributor_id(checkpoint: Option<&Checkpoint>) -> String {
-    checkpoint
-        .map(|cp| cp.id.clone())
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
+/// A pump over transcript files.
+pub type Follower<S> = Pump<Transcripts, S>;
 
 /// Which files to follow.
 #[derive(Debug, Clone)]
@@ -173,6 +60,8 @@ struct MessageIds {
     order: VecDeque<String>,
     set: HashSet<String>,
     uncommitted: usize,
+    /// Committed inserts not yet handed to a checkpoint write (the newest ones).
+    unsaved: usize,
 }
 
 impl MessageIds {
@@ -182,6 +71,7 @@ impl MessageIds {
             ids.insert(k);
         }
         ids.uncommitted = 0;
+        ids.unsaved = 0;
         ids
     }
 
@@ -197,12 +87,24 @@ impl MessageIds {
                 self.set.remove(&old);
             }
             self.uncommitted = self.uncommitted.min(self.order.len());
+            self.unsaved = self.unsaved.min(self.order.len() - self.uncommitted);
         }
         true
     }
 
     fn commit(&mut self) {
+        self.unsaved += self.uncommitted;
         self.uncommitted = 0;
+    }
+
+    /// The committed ids not yet saved, oldest first; they count as saved from now on.
+    fn take_unsaved(&mut self, keep: bool) -> Vec<String> {
+        let n = std::mem::take(&mut self.unsaved);
+        if !keep {
+            return Vec::new();
+        }
+        let skip = self.order.len().saturating_sub(self.uncommitted + n);
+        self.order.iter().skip(skip).take(n).cloned().collect()
     }
 
     fn rewind(&mut self) {
@@ -215,108 +117,70 @@ impl MessageIds {
     }
 }
 
-/// What one [`Follower::pump`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pump {
-    /// A batch was exported and more lines are waiting: pump again now.
-    More,
-    /// Everything readable was read; wake up at this instant at the latest (a held-back usage
-    /// to release), or on the next event.
-    Idle(Option<Instant>),
-    /// The export failed or the backend is not ready: retry at this instant.
-    Retry(Instant),
-}
-
 /// See the [module docs](self).
-pub struct Follower<S: Sink> {
+pub struct Transcripts {
     source: Source,
     session: String,
-    checkpoints: CheckpointWriter,
     idle_flush: Duration,
     tails: Vec<Tail>,
     /// Codex rollouts already found to belong elsewhere.
     foreign: HashSet<FileId>,
     messages: MessageIds,
-    totals: Totals,
-    batch: Totals,
     next: usize,
-    backoff: Backoff,
-    /// The checkpoint's counter contributor name ([`Checkpoint::id`]).
-    contributor: String,
-    sink: S,
+    /// Files whose committed state changed outside a commit (adopted) since the last save.
+    adopted: HashSet<PathBuf>,
+    /// Files committed since the last save, by index in `tails` (turned into paths in
+    /// `adopted` before a scan moves the tails).
+    committed: Vec<usize>,
+    /// Files forgotten since the last save.
+    removed: Vec<PathBuf>,
 }
 
-impl<S: Sink> std::fmt::Debug for Follower<S> {
+impl std::fmt::Debug for Transcripts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Follower")
+        f.debug_struct("Transcripts")
             .field("session", &self.session)
             .field("tails", &self.tails)
             .finish_non_exhaustive()
     }
 }
 
-impl<S: Sink> Follower<S> {
-    /// A follower for `session`, resuming from `checkpoint` when given, saving checkpoints to
-    /// `checkpoint_path` when given.
+impl Transcripts {
+    /// The transcripts of `session` that `source` names; files last unchanged for
+    /// `idle_flush` have the usage their parser holds back released.
     #[must_use]
-    pub fn new(
+    pub fn new(source: Source, session: &str, idle_flush: Duration) -> Self {
+        Self {
+            source,
+            session: session.to_owned(),
+            idle_flush,
+            tails: Vec::new(),
+            foreign: HashSet::new(),
+            messages: MessageIds::default(),
+            next: 0,
+            adopted: HashSet::new(),
+            committed: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
+
+    /// A [`Follower`] of `source` for `session` into `sink`, resuming from `checkpoint` when
+    /// given, saving checkpoints to `checkpoint_path` when given.
+    #[must_use]
+    pub fn follower<S: Sink>(
         source: Source,
         session: &str,
         sink: S,
         checkpoint: Option<Checkpoint>,
         checkpoint_path: Option<PathBuf>,
         idle_flush: Duration,
-    ) -> Self {
-        let contributor = contributor_id(checkpoint.as_ref());
-        let mut sink = sink;
-        let (files, messages, totals) = match checkpoint {
-            Some(cp) => {
-                sink.restore_counters(cp.counters);
-                // A restart publishes what the checkpoint counted, whatever it reads next.
-                sink.publish(&contributor);
-                (cp.files, cp.emitted_messages, cp.totals)
-            }
-            None => (Vec::new(), Vec::new(), Totals::default()),
-        };
-        let mut follower = Self {
-            source,
-            session: session.to_owned(),
-            checkpoints: CheckpointWriter::new(checkpoint_path),
-            idle_flush,
-            tails: Vec::new(),
-            foreign: HashSet::new(),
-            messages: MessageIds::from_keys(messages),
-            totals,
-            batch: Totals::default(),
-            next: 0,
-            backoff: Backoff::default(),
-            contributor,
+    ) -> Follower<S> {
+        Pump::new(
+            Self::new(source, session, idle_flush),
             sink,
-        };
-        let agent = follower.agent_for_restore();
-        for f in files {
-            let Ok(meta) = std::fs::metadata(&f.path) else {
-                continue;
-            };
-            let id = FileId::of(&meta);
-            let mut tail = Tail::new(
-                f.path.clone(),
-                agent,
-                FileId {
-                    dev: f.dev,
-                    ino: f.ino,
-                },
-                f.offset,
-                f.size,
-                f.parser,
-            );
-            if let Some(restart) = tail.check(&meta) {
-                warn_restart(tail.path(), restart);
-            }
-            debug_assert_eq!(tail.id(), id);
-            follower.tails.push(tail);
-        }
-        follower
+            checkpoint,
+            checkpoint_path,
+        )
     }
 
     fn agent_for_restore(&self) -> AgentKind {
@@ -326,57 +190,10 @@ impl<S: Sink> Follower<S> {
         }
     }
 
-    /// The sink.
-    pub fn sink(&mut self) -> &mut S {
-        &mut self.sink
-    }
-
-    /// Confirmed totals (from the checkpoint on, when resumed).
-    #[must_use]
-    pub fn totals(&self) -> Totals {
-        self.totals
-    }
-
     /// The files followed.
     #[must_use]
     pub fn files(&self) -> Vec<&Path> {
         self.tails.iter().map(Tail::path).collect()
-    }
-
-    /// Looks for new, replaced, truncated and removed files.
-    pub fn scan(&mut self) {
-        let known: HashMap<PathBuf, usize> = self
-            .tails
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.path().to_owned(), i))
-            .collect();
-        let candidates: Vec<(PathBuf, AgentKind)> = match &self.source {
-            Source::Watch { agent, root, .. } => discover::list_files(root, "jsonl")
-                .into_iter()
-                .map(|p| (p, *agent))
-                .collect(),
-            Source::Fixed(files) => files.clone(),
-        };
-        let mut present = HashSet::new();
-        for (path, agent) in candidates {
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            present.insert(path.clone());
-            if let Some(&i) = known.get(&path) {
-                if let Some(restart) = self.tails[i].check(&meta) {
-                    warn_restart(&path, restart);
-                }
-                continue;
-            }
-            if let Some(tail) = self.adopt(path, agent, &meta) {
-                self.tails.push(tail);
-            }
-        }
-        // A removed file is forgotten once everything read from it is committed.
-        self.tails
-            .retain(|t| present.contains(t.path()) || t.is_dirty());
     }
 
     /// A new file: followed from its start, or from its end when it last changed before
@@ -413,15 +230,15 @@ impl<S: Sink> Follower<S> {
             // Followed from its end: remembered in the next checkpoint as it is now.
             tail.commit();
         }
+        self.adopted.insert(tail.path().to_owned());
         Some(tail)
     }
 
     /// Turns one event into records, dropping a usage whose message another file already
     /// carried.
-    fn record(
-        sink: &mut S,
+    fn record<S: Sink>(
+        out: &mut Recorder<'_, S>,
         messages: &mut MessageIds,
-        batch: &mut Totals,
         agent: AgentKind,
         event: &Event,
     ) -> usize {
@@ -429,46 +246,120 @@ impl<S: Sink> Follower<S> {
             && !u.message_id.is_empty()
             && !messages.insert(u.message_id.clone())
         {
-            batch.duplicate_messages += 1;
+            out.batch().duplicate_messages += 1;
             return 0;
         }
-        let r = sink.record(agent, event);
-        batch.count(&r);
-        r.records
+        out.record(agent, event)
     }
 
-    /// Reads and exports at most one batch. See [`Pump`].
-    pub fn pump(&mut self) -> Pump {
-        if let Some(wait) = self.backoff.gate(|| self.sink.ready()) {
-            return wait;
+    fn file_checkpoint(t: &Tail) -> FileCheckpoint {
+        FileCheckpoint {
+            path: t.path().to_owned(),
+            dev: t.id().dev,
+            ino: t.id().ino,
+            size: t.size(),
+            offset: t.committed_offset(),
+            parser: Some(t.committed_parser().clone()),
         }
-        let mut budget = BATCH_RECORDS;
+    }
+}
+
+impl BatchSource for Transcripts {
+    fn resume(&mut self, cp: Checkpoint) -> Totals {
+        self.messages = MessageIds::from_keys(cp.emitted_messages);
+        let agent = self.agent_for_restore();
+        for f in cp.files {
+            let Ok(meta) = std::fs::metadata(&f.path) else {
+                self.removed.push(f.path);
+                continue;
+            };
+            let mut tail = Tail::new(
+                f.path,
+                agent,
+                FileId {
+                    dev: f.dev,
+                    ino: f.ino,
+                },
+                f.offset,
+                f.size,
+                f.parser,
+            );
+            if let Some(restart) = tail.check(&meta) {
+                warn_restart(tail.path(), restart);
+            }
+            self.tails.push(tail);
+        }
+        cp.totals
+    }
+
+    /// Looks for new, replaced, truncated and removed files.
+    fn scan(&mut self) {
+        for i in std::mem::take(&mut self.committed) {
+            self.adopted.insert(self.tails[i].path().to_owned());
+        }
+        let known: HashMap<PathBuf, usize> = self
+            .tails
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.path().to_owned(), i))
+            .collect();
+        let candidates: Vec<(PathBuf, AgentKind)> = match &self.source {
+            Source::Watch { agent, root, .. } => discover::list_files(root, "jsonl")
+                .into_iter()
+                .map(|p| (p, *agent))
+                .collect(),
+            Source::Fixed(files) => files.clone(),
+        };
+        let mut present = HashSet::new();
+        for (path, agent) in candidates {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            present.insert(path.clone());
+            if let Some(&i) = known.get(&path) {
+                if let Some(restart) = self.tails[i].check(&meta) {
+                    warn_restart(&path, restart);
+                }
+                continue;
+            }
+            if let Some(tail) = self.adopt(path, agent, &meta) {
+                self.tails.push(tail);
+            }
+        }
+        // A removed file is forgotten once everything read from it is committed.
+        let removed = &mut self.removed;
+        self.tails.retain(|t| {
+            let keep = present.contains(t.path()) || t.is_dirty();
+            if !keep {
+                removed.push(t.path().to_owned());
+            }
+            keep
+        });
+    }
+
+    fn read<S: Sink>(&mut self, budget: &mut usize, out: &mut Recorder<'_, S>) -> ReadEnd {
         let n = self.tails.len();
         let mut rescan = false;
         for k in 0..n {
             let i = (self.next + k) % n;
             let Self {
-                tails,
-                sink,
-                messages,
-                batch,
-                ..
+                tails, messages, ..
             } = self;
             let tail = &mut tails[i];
             if !tail.has_unread() {
                 continue;
             }
             let agent = tail.agent();
-            let mut record = |e: Event| Self::record(sink, messages, batch, agent, &e);
-            match tail.read(&mut budget, &mut record) {
-                Ok(ReadEnd::BudgetSpent) => {
+            let mut record = |e: Event| Self::record(out, messages, agent, &e);
+            match tail.read(budget, &mut record) {
+                Ok(tail::ReadEnd::BudgetSpent) => {
                     // The next batch starts with the next file: one busy transcript cannot
                     // starve the others.
                     self.next = (i + 1) % n;
                     break;
                 }
-                Ok(ReadEnd::Eof) => {}
-                Ok(ReadEnd::Replaced | ReadEnd::Gone) => rescan = true,
+                Ok(tail::ReadEnd::Eof) => {}
+                Ok(tail::ReadEnd::Replaced | tail::ReadEnd::Gone) => rescan = true,
                 Err(err) => {
                     eprintln!(
                         "gt agent-log: warning: cannot read {}: {err}",
@@ -478,50 +369,65 @@ impl<S: Sink> Follower<S> {
             }
         }
         let now = Instant::now();
-        let mut next_idle = None::<Instant>;
-        if budget > 0 {
-            for i in 0..self.tails.len() {
-                let Self {
-                    tails,
-                    sink,
-                    messages,
-                    batch,
-                    idle_flush,
-                    ..
-                } = self;
-                let tail = &mut tails[i];
+        let mut wake_at = None::<Instant>;
+        if *budget > 0 {
+            let Self {
+                tails,
+                messages,
+                idle_flush,
+                ..
+            } = self;
+            for tail in tails.iter_mut() {
                 match tail.idle_deadline(*idle_flush) {
                     Some(at) if at <= now && !tail.has_unread() => {
                         let agent = tail.agent();
-                        let mut record = |e: Event| Self::record(sink, messages, batch, agent, &e);
+                        let mut record = |e: Event| Self::record(out, messages, agent, &e);
                         let made = tail.flush_parser(&mut record);
-                        budget = budget.saturating_sub(made);
+                        *budget = budget.saturating_sub(made);
                     }
-                    Some(at) => next_idle = Some(next_idle.map_or(at, |n| n.min(at))),
+                    Some(at) => wake_at = Some(wake_at.map_or(at, |w| w.min(at))),
                     None => {}
                 }
             }
         }
-        let made = BATCH_RECORDS - budget;
-        if made > 0 {
-            if !self.sink.confirm() {
-                self.rewind();
-                return self.backoff.schedule();
+        ReadEnd {
+            more: self.tails.iter().any(Tail::has_unread),
+            rescan,
+            wake_at,
+        }
+    }
+
+    fn finish_read<S: Sink>(&mut self, out: &mut Recorder<'_, S>) -> usize {
+        let mut made = 0;
+        // Fixed files (replay) are read to their end: their last lines count as `report`
+        // counts them. Followed files may still grow: their last lines wait.
+        let whole_files = matches!(self.source, Source::Fixed(_));
+        let Self {
+            tails, messages, ..
+        } = self;
+        for tail in tails.iter_mut() {
+            let agent = tail.agent();
+            let mut record = |e: Event| Self::record(out, messages, agent, &e);
+            if whole_files {
+                made += tail.finish_input(&mut record);
             }
-            self.commit();
-        } else if self.tails.iter().any(Tail::is_dirty) || self.batch != Totals::default() {
-            self.commit();
+            made += tail.flush_parser(&mut record);
         }
-        self.backoff.succeeded();
-        if rescan {
-            self.scan();
-            return Pump::More;
+        made
+    }
+
+    fn is_dirty(&self) -> bool {
+        self.tails.iter().any(Tail::is_dirty)
+    }
+
+    fn commit(&mut self, batch: &mut Totals) {
+        for (i, t) in self.tails.iter_mut().enumerate() {
+            if t.is_dirty() {
+                batch.skipped += t.commit();
+                self.committed.push(i);
+            }
         }
-        if budget == 0 || self.tails.iter().any(Tail::has_unread) {
-            Pump::More
-        } else {
-            Pump::Idle(next_idle)
-        }
+        self.messages.commit();
     }
 
     fn rewind(&mut self) {
@@ -529,24 +435,34 @@ impl<S: Sink> Follower<S> {
             t.rewind();
         }
         self.messages.rewind();
-        self.batch = Totals::default();
     }
 
-    fn commit(&mut self) {
-        for t in &mut self.tails {
-            if t.is_dirty() {
-                self.batch.skipped += t.commit();
-            }
+    fn take_changes(&mut self, keep: bool) -> CheckpointDelta {
+        let mut committed = std::mem::take(&mut self.committed);
+        let adopted = std::mem::take(&mut self.adopted);
+        let removed = std::mem::take(&mut self.removed);
+        let messages = self.messages.take_unsaved(keep);
+        if !keep {
+            return CheckpointDelta::default();
         }
-        self.messages.commit();
-        self.totals.add(&self.batch);
-        self.batch = Totals::default();
-        self.save();
+        if !adopted.is_empty() {
+            committed
+                .extend((0..self.tails.len()).filter(|&i| adopted.contains(self.tails[i].path())));
+        }
+        committed.sort_unstable();
+        committed.dedup();
+        CheckpointDelta {
+            files: committed
+                .into_iter()
+                .map(|i| Self::file_checkpoint(&self.tails[i]))
+                .collect(),
+            removed,
+            messages,
+            opencode_db: None,
+        }
     }
 
-    /// The checkpoint of the committed state.
-    #[must_use]
-    pub fn checkpoint(&self) -> Checkpoint {
+    fn checkpoint(&self, totals: Totals) -> Checkpoint {
         let (agent, work_dir) = match &self.source {
             Source::Watch {
                 agent, work_dir, ..
@@ -561,75 +477,13 @@ impl<S: Sink> Follower<S> {
             session: self.session.clone(),
             agent,
             work_dir,
-            files: self
-                .tails
-                .iter()
-                .map(|t| FileCheckpoint {
-                    path: t.path().to_owned(),
-                    dev: t.id().dev,
-                    ino: t.id().ino,
-                    size: t.size(),
-                    offset: t.committed_offset(),
-                    parser: Some(t.committed_parser().clone()),
-                })
-                .collect(),
+            files: self.tails.iter().map(Self::file_checkpoint).collect(),
             emitted_messages: self.messages.order.iter().cloned().collect(),
-            totals: self.totals,
+            totals,
             opencode_db: None,
-            id: self.contributor.clone(),
-            counters: self.sink.counters(),
+            // The pump names the checkpoint.
+            id: String::new(),
         }
-    }
-
-    /// Saves the checkpoint, then publishes the counter totals under its id — only once they
-    /// are on disk, so a published total is never ahead of the checkpoint a restart resumes
-    /// from. Without a checkpoint (replay) they are published at once.
-    fn save(&mut self) {
-        if self.checkpoints.enabled() {
-            let checkpoint = self.checkpoint();
-            if !self.checkpoints.save(&checkpoint) {
-                return;
-            }
-        }
-        self.sink.publish(&self.contributor);
-    }
-
-    /// Ends following: releases the usage parsers hold back (the session is taken as over),
-    /// exports it, and saves the checkpoint. Returns whether that last export was confirmed
-    /// (or there was nothing to export).
-    pub fn finish(&mut self) -> bool {
-        if self.backoff.is_pending() {
-            // The backend is down: keep what is held in the checkpoint for the next start.
-            self.save();
-            return false;
-        }
-        let mut made = 0;
-        // Fixed files (replay) are read to their end: their last lines count as `report`
-        // counts them. Followed files may still grow: their last lines wait.
-        let whole_files = matches!(self.source, Source::Fixed(_));
-        for i in 0..self.tails.len() {
-            let Self {
-                tails,
-                sink,
-                messages,
-                batch,
-                ..
-            } = self;
-            let agent = tails[i].agent();
-            let mut record = |e: Event| Self::record(sink, messages, batch, agent, &e);
-            if whole_files {
-                made += tails[i].finish_input(&mut record);
-            }
-            made += tails[i].flush_parser(&mut record);
-        }
-        let ok = made == 0 || self.sink.confirm();
-        if ok {
-            self.commit();
-        } else {
-            self.rewind();
-            self.save();
-        }
-        ok
     }
 }
 
@@ -644,107 +498,12 @@ fn warn_restart(path: &Path, restart: Restart) {
     );
 }
 
-/// What [`run`] and [`replay`] drive: a transcript [`Follower`], or an OpenCode database
-/// follower ([`crate::opencode_db::DbFollower`]).
-pub trait Follow {
-    /// Looks for new sources (files, the database).
-    fn scan(&mut self);
-    /// Reads and exports at most one batch.
-    fn pump(&mut self) -> Pump;
-    /// Ends following; returns whether the last export was confirmed.
-    fn finish(&mut self) -> bool;
-}
-
-impl<S: Sink> Follow for Follower<S> {
-    fn scan(&mut self) {
-        Follower::scan(self);
-    }
-    fn pump(&mut self) -> Pump {
-        Follower::pump(self)
-    }
-    fn finish(&mut self) -> bool {
-        Follower::finish(self)
-    }
-}
-
-/// Why the follower is woken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
-    /// Something changed under the watched directory.
-    Changed,
-    /// A stop was requested (SIGTERM, SIGINT, SIGHUP).
-    Stop,
-}
-
-/// Follows until `stop` is set: pumps while there is work, sleeps on `wakes` otherwise, and
-/// rescans at least every `poll`; `after_scan` runs after each rescan (to set up a watch once
-/// the directory exists). Ends with [`Follower::finish`]; returns its result.
-pub fn run<F: Follow>(
-    follower: &mut F,
-    wakes: &Receiver<Wake>,
-    stop: &AtomicBool,
-    poll: Duration,
-    mut after_scan: impl FnMut(),
-) -> bool {
-    follower.scan();
-    after_scan();
-    let mut last_scan = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        let pumped = follower.pump();
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let until = match pumped {
-            Pump::More => continue,
-            Pump::Idle(at) => at.map_or(last_scan + poll, |at| at.min(last_scan + poll)),
-            Pump::Retry(at) => at,
-        };
-        let wait = until.saturating_duration_since(Instant::now());
-        match wakes.recv_timeout(wait) {
-            Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => break,
-            Ok(Wake::Changed) | Err(RecvTimeoutError::Timeout) => {}
-        }
-        // Coalesce a burst of events into one scan.
-        while let Ok(w) = wakes.try_recv() {
-            if w == Wake::Stop {
-                stop.store(true, Ordering::Relaxed);
-            }
-        }
-        if !matches!(pumped, Pump::Retry(_)) || last_scan.elapsed() >= poll {
-            follower.scan();
-            after_scan();
-            last_scan = Instant::now();
-        }
-    }
-    follower.finish()
-}
-
-/// Replays `follower`'s fixed files to their end once: pumps until nothing is left, retrying
-/// a failed export until `patience` has passed without progress. Returns whether everything
-/// was exported.
-pub fn replay<F: Follow>(follower: &mut F, stop: &AtomicBool, patience: Duration) -> bool {
-    follower.scan();
-    let mut last_progress = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        match follower.pump() {
-            Pump::More => last_progress = Instant::now(),
-            Pump::Idle(_) => return follower.finish(),
-            Pump::Retry(at) => {
-                if last_progress.elapsed() >= patience {
-                    return false;
-                }
-                std::thread::sleep(at.saturating_duration_since(Instant::now()));
-            }
-        }
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write as _;
 
+    use crate::pump::drain;
     use crate::sink::test_support::Memory;
 
     fn line(i: usize) -> String {
@@ -754,7 +513,7 @@ mod tests {
     }
 
     fn follower(dir: &Path, cp: Option<Checkpoint>, sink: Memory) -> Follower<Memory> {
-        Follower::new(
+        Transcripts::follower(
             Source::Watch {
                 agent: AgentKind::ClaudeCode,
                 root: dir.to_owned(),
@@ -767,19 +526,6 @@ mod tests {
             Some(dir.join("cp.json.state")),
             Duration::ZERO,
         )
-    }
-
-    fn drain(f: &mut Follower<Memory>) {
-        f.scan();
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            match f.pump() {
-                Pump::More => {}
-                Pump::Idle(_) => return,
-                Pump::Retry(at) => std::thread::sleep(at.saturating_duration_since(Instant::now())),
-            }
-        }
-        panic!("did not settle");
     }
 
     #[test]
@@ -848,5 +594,86 @@ mod tests {
             .count();
         assert_eq!(usages, 1);
         assert_eq!(fl.totals().duplicate_messages, 1);
+    }
+
+    /// A sink that remembers under which name, and after how many confirmed usages, it was
+    /// told to publish its counters.
+    #[derive(Default)]
+    struct Publishing {
+        inner: Memory,
+        published: Vec<(String, usize)>,
+    }
+
+    impl Sink for Publishing {
+        fn record(&mut self, agent: AgentKind, event: &Event) -> crate::sink::Recorded {
+            self.inner.record(agent, event)
+        }
+        fn confirm(&mut self) -> bool {
+            self.inner.confirm()
+        }
+        fn ready(&mut self) -> bool {
+            true
+        }
+        fn publish(&mut self, contributor: &str) {
+            let usages = self
+                .inner
+                .exported
+                .iter()
+                .filter(|e| e.as_usage().is_some())
+                .count();
+            self.published.push((contributor.to_owned(), usages));
+        }
+    }
+
+    #[test]
+    fn a_commit_writes_the_files_it_touched_and_publishes_the_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp_path = dir.path().join("cp.json.state");
+        for n in 0..20 {
+            std::fs::write(
+                dir.path().join(format!("f{n}.jsonl")),
+                format!("{}\n", line(n)),
+            )
+            .unwrap();
+        }
+        let mut fl = Transcripts::follower(
+            Source::Watch {
+                agent: AgentKind::ClaudeCode,
+                root: dir.path().to_owned(),
+                work_dir: "/w".into(),
+                since: None,
+            },
+            "s",
+            Publishing {
+                inner: Memory {
+                    fail_next: 1,
+                    ..Memory::default()
+                },
+                ..Publishing::default()
+            },
+            None,
+            Some(cp_path.clone()),
+            Duration::ZERO,
+        );
+        drain(&mut fl);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("f7.jsonl"))
+            .unwrap();
+        writeln!(f, "{}", line(100)).unwrap();
+        drain(&mut fl);
+        // The failed export published nothing; each saved commit published, under the
+        // checkpoint's name.
+        let id = fl.checkpoint().id;
+        assert!(!id.is_empty());
+        let published = fl.sink().published.clone();
+        assert_eq!(published.last().map(|p| p.1), Some(21));
+        assert!(published.iter().all(|p| p.0 == id));
+        assert!(published.windows(2).all(|w| w[0].1 <= w[1].1));
+        let journal = std::fs::read_to_string(crate::state::journal_path(&cp_path)).unwrap();
+        let last = journal.lines().last().expect("a journal line");
+        assert_eq!(last.matches("\"path\"").count(), 1, "{last}");
+        assert!(last.contains("f7.jsonl"), "{last}");
+        assert_eq!(Checkpoint::load(&cp_path).unwrap(), Some(fl.checkpoint()));
     }
 }

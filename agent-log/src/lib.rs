@@ -1,10 +1,11 @@
 //! agent-log: follow an agent's transcripts and export what they say.
 //!
 //! The parsing lives in agent-transcripts; this module finds the files of a work directory
-//! ([`discover`]), follows each one ([`tail`]) in bounded batches whose export is confirmed
-//! before the position is checkpointed ([`follow`], [`state`]; OpenCode's SQLite database
-//! in [`opencode_db`]), maps events to telemetry
-//! records ([`sink`]), wakes up on inotify events and signals ([`watch`]) and reads files once
+//! ([`discover`]), follows each one ([`tail`], [`follow`]; OpenCode's SQLite database in
+//! [`opencode_db`]) in bounded batches whose export is confirmed before the position is
+//! checkpointed (one protocol for both, [`pump`]; the files on disk, [`state`]), maps events
+//! to telemetry records ([`sink`]) attributed to the work current at each record's time
+//! ([`attribution`]), wakes up on inotify events and signals ([`watch`]) and reads files once
 //! for `replay` and `report` ([`offline`]). Settings are resolved once ([`settings`]).
 //!
 //! Guarantees, with the edges stated where they are enforced: a record is exported at least
@@ -14,10 +15,12 @@
 //! the backend is down. Nothing here parses command-line arguments or prints results: the
 //! `gt` binary does.
 
+pub mod attribution;
 pub mod discover;
 pub mod follow;
 pub mod offline;
 pub mod opencode_db;
+pub mod pump;
 pub mod settings;
 pub mod sink;
 pub mod state;

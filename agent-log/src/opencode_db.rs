@@ -1,15 +1,16 @@
 //! Following OpenCode's SQLite database (OpenCode ≥ 1.2).
 //!
-//! One job: [`DbFollower`] reads the `message` and `part` rows of the sessions of one work
+//! One job: [`Database`] reads the `message` and `part` rows of the sessions of one work
 //! directory (`session.directory`) in bounded batches, hands each row's `data` to
-//! agent-transcripts' [`OpenCodeParser`], asks its [`Sink`] to confirm the export, and only
-//! then advances and saves its checkpoint: the [`RowKey`] of the last row delivered plus the
-//! parser's dedup state. A failed confirmation puts the cursor and the parser back where the
-//! last confirmed batch left them and waits (backoff, then a probe) before reading the same
-//! rows again, exactly like the transcript [`Follower`](crate::follow::Follower).
+//! agent-transcripts' [`OpenCodeParser`], and, as a [`BatchSource`] driven by
+//! [`crate::pump`], commits its position only once the batch's export was confirmed: the
+//! [`RowKey`] of the last row delivered plus the parser's dedup state. A rewind puts the
+//! cursor and the parser back where the last confirmed batch left them, exactly like the
+//! transcript files ([`crate::follow`]).
 //!
 //! # The database (checked Nov 2026)
-//! `$XDG_DATA_HOME/opencode/opencode.db` (default `~/.local/share/opencode/opencode.db`),
+//! `$XDG_DATA_HOME/opencode/opencode.db` (default `~/.local/share/opencode/opencode.db`; found
+//! by [`agent_transcripts::paths::opencode_database`]),
 //! written by OpenCode through Drizzle in WAL mode: `session(id, directory, …, time_created,
 //! time_updated)`, `message(id, session_id, time_created, time_updated, data)`, `part(id,
 //! message_id, session_id, time_created, time_updated, data)`, `data` being the JSON document
@@ -38,33 +39,17 @@ use agent_transcripts::{
 };
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
-use telemetry_core::env::XDG_DATA_HOME;
 
-use crate::follow::{Backoff, CheckpointWriter, Follow, Pump, contributor_id};
-use crate::settings::BATCH_RECORDS;
+use crate::pump::{BatchSource, Pump, ReadEnd, Recorder};
 use crate::sink::Sink;
-use crate::state::{CHECKPOINT_VERSION, Checkpoint, DbCheckpoint, RowKey, Totals};
+use crate::state::{CHECKPOINT_VERSION, Checkpoint, CheckpointDelta, DbCheckpoint, RowKey, Totals};
 
 /// The database's file name in OpenCode's data directory.
-pub const DATABASE_FILE: &str = "opencode.db";
+pub const DATABASE_FILE: &str = agent_transcripts::paths::OPENCODE_DATABASE_FILE;
 /// How long a query waits for a lock OpenCode holds (a WAL checkpoint, a recovery).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Rows fetched per query: memory holds at most this many rows' documents at once.
 const ROWS_PER_QUERY: usize = 256;
-
-/// OpenCode's database: `$XDG_DATA_HOME/opencode/opencode.db` when `XDG_DATA_HOME` is set
-/// and absolute, else `<home>/.local/share/opencode/opencode.db`; `None` without either.
-#[must_use]
-pub fn database_path(
-    lookup: impl Fn(&str) -> Option<String>,
-    home: Option<&Path>,
-) -> Option<PathBuf> {
-    let data = lookup(XDG_DATA_HOME)
-        .map(|d| PathBuf::from(d.trim()))
-        .filter(|d| d.is_absolute())
-        .or_else(|| home.map(|h| h.join(".local/share")))?;
-    Some(data.join("opencode").join(DATABASE_FILE))
-}
 
 /// Whether `path` looks like an OpenCode database (a `.db` file starting with SQLite's magic).
 #[must_use]
@@ -245,30 +230,28 @@ pub fn read_usages(
     }
 }
 
+/// A pump over an OpenCode database.
+pub type DbFollower<S> = Pump<Database, S>;
+
 /// See the [module docs](self).
-pub struct DbFollower<S: Sink> {
+pub struct Database {
     path: PathBuf,
     sessions: Sessions,
     session: String,
     work_dir: PathBuf,
-    checkpoints: CheckpointWriter,
     conn: Option<Connection>,
     parser: OpenCodeParser,
     committed_parser: DedupState,
     cursor: Option<RowKey>,
     committed: Option<RowKey>,
-    totals: Totals,
-    batch: Totals,
-    backoff: Backoff,
+    /// Rows were committed since the last checkpoint write.
+    unsaved: bool,
     read_warned: bool,
-    /// The checkpoint's counter contributor name ([`Checkpoint::id`]).
-    contributor: String,
-    sink: S,
 }
 
-impl<S: Sink> std::fmt::Debug for DbFollower<S> {
+impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DbFollower")
+        f.debug_struct("Database")
             .field("path", &self.path)
             .field("session", &self.session)
             .field("committed", &self.committed)
@@ -276,76 +259,59 @@ impl<S: Sink> std::fmt::Debug for DbFollower<S> {
     }
 }
 
-impl<S: Sink> DbFollower<S> {
-    /// A follower of `source` for `session`, resuming from `checkpoint` when it is for the
-    /// same database, saving checkpoints to `checkpoint_path` when given.
+impl Database {
+    /// The rows `source` names, for `session`.
     #[must_use]
-    pub fn new(
-        source: DbSource,
-        session: &str,
-        sink: S,
-        checkpoint: Option<Checkpoint>,
-        checkpoint_path: Option<PathBuf>,
-    ) -> Self {
+    pub fn new(source: DbSource, session: &str) -> Self {
         let DbSource {
             path,
             sessions,
             work_dir,
             since,
         } = source;
-        let mut parser = OpenCodeParser::new();
-        let (mut cursor, mut totals) = (None, Totals::default());
-        let mut sink = sink;
-        let ours = checkpoint
-            .as_ref()
-            .is_some_and(|cp| cp.opencode_db.as_ref().is_some_and(|d| d.path == path));
-        let contributor = contributor_id(checkpoint.as_ref().filter(|_| ours));
-        match checkpoint {
-            Some(cp) if ours => {
-                totals = cp.totals;
-                sink.restore_counters(cp.counters);
-                // A restart publishes what the checkpoint counted, whatever it reads next.
-                sink.publish(&contributor);
-                if let Some(db) = cp.opencode_db {
-                    cursor = db.cursor;
-                    if let Err(err) = parser.restore_dedup_state(db.parser) {
-                        eprintln!("gt agent-log: warning: checkpoint parser state: {err}");
-                    }
-                }
+        let cursor = since.map(|s| {
+            let ms = s
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            // Before every row written at `since` or later.
+            RowKey {
+                time_updated: ms - 1,
+                table: u8::MAX,
+                id: String::new(),
             }
-            _ => {
-                cursor = since.map(|s| {
-                    let ms = s
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-                    // Before every row written at `since` or later.
-                    RowKey {
-                        time_updated: ms - 1,
-                        table: u8::MAX,
-                        id: String::new(),
-                    }
-                });
-            }
-        }
-        let committed_parser = parser.dedup_state();
+        });
+        let parser = OpenCodeParser::new();
         Self {
             path,
             sessions,
             session: session.to_owned(),
             work_dir,
-            checkpoints: CheckpointWriter::new(checkpoint_path),
             conn: None,
+            committed_parser: parser.dedup_state(),
             parser,
-            committed_parser,
             committed: cursor.clone(),
             cursor,
-            totals,
-            batch: Totals::default(),
-            backoff: Backoff::default(),
+            unsaved: false,
             read_warned: false,
-            contributor,
-            sink,
         }
+    }
+
+    /// A [`DbFollower`] of `source` for `session` into `sink`, resuming from `checkpoint`
+    /// when it is for the same database, saving checkpoints to `checkpoint_path` when given.
+    #[must_use]
+    pub fn follower<S: Sink>(
+        source: DbSource,
+        session: &str,
+        sink: S,
+        checkpoint: Option<Checkpoint>,
+        checkpoint_path: Option<PathBuf>,
+    ) -> DbFollower<S> {
+        Pump::new(
+            Self::new(source, session),
+            sink,
+            checkpoint,
+            checkpoint_path,
+        )
     }
 
     /// The database followed.
@@ -354,35 +320,11 @@ impl<S: Sink> DbFollower<S> {
         &self.path
     }
 
-    /// The sink.
-    pub fn sink(&mut self) -> &mut S {
-        &mut self.sink
-    }
-
-    /// Confirmed totals (from the checkpoint on, when resumed).
-    #[must_use]
-    pub fn totals(&self) -> Totals {
-        self.totals
-    }
-
-    /// The checkpoint of the committed state.
-    #[must_use]
-    pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint {
-            version: CHECKPOINT_VERSION,
-            session: self.session.clone(),
-            agent: AgentKind::OpenCode,
-            work_dir: self.work_dir.clone(),
-            files: Vec::new(),
-            emitted_messages: Vec::new(),
-            totals: self.totals,
-            opencode_db: Some(DbCheckpoint {
-                path: self.path.clone(),
-                cursor: self.committed.clone(),
-                parser: self.committed_parser.clone(),
-            }),
-            id: self.contributor.clone(),
-            counters: self.sink.counters(),
+    fn db_checkpoint(&self) -> DbCheckpoint {
+        DbCheckpoint {
+            path: self.path.clone(),
+            cursor: self.committed.clone(),
+            parser: self.committed_parser.clone(),
         }
     }
 
@@ -404,15 +346,38 @@ impl<S: Sink> DbFollower<S> {
             }
         }
     }
+}
 
-    /// Reads rows into the sink until `budget` records were made or no row is left; returns
-    /// whether rows are left.
-    fn read(&mut self, budget: &mut usize) -> bool {
+impl BatchSource for Database {
+    fn resume(&mut self, cp: Checkpoint) -> Totals {
+        match cp.opencode_db {
+            Some(db) if db.path == self.path => {
+                self.cursor = db.cursor;
+                if let Err(err) = self.parser.restore_dedup_state(db.parser) {
+                    eprintln!("gt agent-log: warning: checkpoint parser state: {err}");
+                }
+                self.committed_parser = self.parser.dedup_state();
+                self.committed.clone_from(&self.cursor);
+                cp.totals
+            }
+            _ => Totals::default(),
+        }
+    }
+
+    /// Nothing to discover: the database is opened (again) by the next read when needed.
+    fn scan(&mut self) {}
+
+    /// Reads rows into `out` until `budget` records were made or no row is left.
+    fn read<S: Sink>(&mut self, budget: &mut usize, out: &mut Recorder<'_, S>) -> ReadEnd {
         let mut events = Vec::new();
+        let more = |more| ReadEnd {
+            more,
+            ..ReadEnd::default()
+        };
         while *budget > 0 {
             self.connect();
             let Some(conn) = self.conn.as_ref() else {
-                return false;
+                return more(false);
             };
             let rows = match query(conn, &self.sessions, self.cursor.as_ref(), ROWS_PER_QUERY) {
                 Ok(rows) => rows,
@@ -420,7 +385,7 @@ impl<S: Sink> DbFollower<S> {
                     self.warn_read(&err);
                     // Opened again on the next pump: the file may have been replaced.
                     self.conn = None;
-                    return false;
+                    return more(false);
                 }
             };
             self.read_warned = false;
@@ -432,26 +397,45 @@ impl<S: Sink> DbFollower<S> {
                     message_id: row.message_id.as_deref(),
                 };
                 let outcome = self.parser.parse_document(&row.data, ids, &mut events);
-                self.batch.skipped.record(outcome);
+                out.batch().skipped.record(outcome);
                 self.cursor = Some(row.key);
                 for event in events.drain(..) {
-                    *budget = budget.saturating_sub(self.record(&event));
+                    *budget = budget.saturating_sub(out.record(AgentKind::OpenCode, &event));
                 }
                 if *budget == 0 {
-                    return true;
+                    return more(true);
                 }
             }
             if !full {
-                return false;
+                return more(false);
             }
         }
-        true
+        more(true)
     }
 
-    fn record(&mut self, event: &Event) -> usize {
-        let r = self.sink.record(AgentKind::OpenCode, event);
-        self.batch.count(&r);
-        r.records
+    /// A replay (every session) read the database to its end: messages that never finished
+    /// count with their last tokens, as `report` counts them. A follower keeps them held in
+    /// its checkpoint until they finish.
+    fn finish_read<S: Sink>(&mut self, out: &mut Recorder<'_, S>) -> usize {
+        if self.sessions != Sessions::All {
+            return 0;
+        }
+        let mut events = Vec::new();
+        self.parser.flush(&mut events);
+        events
+            .iter()
+            .map(|e| out.record(AgentKind::OpenCode, e))
+            .sum()
+    }
+
+    fn is_dirty(&self) -> bool {
+        self.cursor != self.committed
+    }
+
+    fn commit(&mut self, _batch: &mut Totals) {
+        self.committed.clone_from(&self.cursor);
+        self.committed_parser = self.parser.dedup_state();
+        self.unsaved = true;
     }
 
     fn rewind(&mut self) {
@@ -459,83 +443,36 @@ impl<S: Sink> DbFollower<S> {
         let mut parser = OpenCodeParser::new();
         let _ = parser.restore_dedup_state(self.committed_parser.clone());
         self.parser = parser;
-        self.batch = Totals::default();
     }
 
-    fn commit(&mut self) {
-        self.committed.clone_from(&self.cursor);
-        self.committed_parser = self.parser.dedup_state();
-        self.totals.add(&self.batch);
-        self.batch = Totals::default();
-        self.save();
+    fn take_changes(&mut self, keep: bool) -> CheckpointDelta {
+        let unsaved = std::mem::take(&mut self.unsaved);
+        CheckpointDelta {
+            opencode_db: (keep && unsaved).then(|| self.db_checkpoint()),
+            ..CheckpointDelta::default()
+        }
     }
 
-    /// Saves the checkpoint, then publishes the counter totals (see the transcript
-    /// follower's `save`).
-    fn save(&mut self) {
-        if self.checkpoints.enabled() {
-            let checkpoint = self.checkpoint();
-            if !self.checkpoints.save(&checkpoint) {
-                return;
-            }
+    fn checkpoint(&self, totals: Totals) -> Checkpoint {
+        Checkpoint {
+            version: CHECKPOINT_VERSION,
+            session: self.session.clone(),
+            agent: AgentKind::OpenCode,
+            work_dir: self.work_dir.clone(),
+            files: Vec::new(),
+            emitted_messages: Vec::new(),
+            totals,
+            opencode_db: Some(self.db_checkpoint()),
+            // The pump names the checkpoint.
+            id: String::new(),
         }
-        self.sink.publish(&self.contributor);
-    }
-}
-
-impl<S: Sink> Follow for DbFollower<S> {
-    /// Nothing to discover: the database is opened (again) by the next pump when needed.
-    fn scan(&mut self) {}
-
-    fn pump(&mut self) -> Pump {
-        if let Some(wait) = self.backoff.gate(|| self.sink.ready()) {
-            return wait;
-        }
-        let mut budget = BATCH_RECORDS;
-        let more = self.read(&mut budget);
-        let made = BATCH_RECORDS - budget;
-        if made > 0 {
-            if !self.sink.confirm() {
-                self.rewind();
-                return self.backoff.schedule();
-            }
-            self.commit();
-        } else if self.cursor != self.committed || self.batch != Totals::default() {
-            self.commit();
-        }
-        self.backoff.succeeded();
-        if more { Pump::More } else { Pump::Idle(None) }
-    }
-
-    fn finish(&mut self) -> bool {
-        if self.backoff.is_pending() {
-            self.save();
-            return false;
-        }
-        // A replay (every session) read the database to its end: messages that never
-        // finished count with their last tokens, as `report` counts them. A follower keeps
-        // them held in its checkpoint until they finish.
-        if self.sessions == Sessions::All {
-            let mut events = Vec::new();
-            self.parser.flush(&mut events);
-            let made: usize = events.iter().map(|e| self.record(e)).sum();
-            if made > 0 && !self.sink.confirm() {
-                self.rewind();
-                self.save();
-                return false;
-            }
-            self.commit();
-        }
-        self.save();
-        true
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
-
+    use crate::pump::drain;
     use crate::sink::test_support::Memory;
 
     const SCHEMA: &str = "
@@ -581,7 +518,7 @@ mod tests {
     }
 
     fn follower(path: &Path, cp: Option<Checkpoint>, sink: Memory) -> DbFollower<Memory> {
-        DbFollower::new(
+        Database::follower(
             DbSource {
                 path: path.to_owned(),
                 sessions: Sessions::Directory(vec!["/w".into()]),
@@ -593,18 +530,6 @@ mod tests {
             cp,
             Some(path.with_extension("cp.json")),
         )
-    }
-
-    fn drain(f: &mut DbFollower<Memory>) {
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            match f.pump() {
-                Pump::More => {}
-                Pump::Idle(_) => return,
-                Pump::Retry(at) => std::thread::sleep(at.saturating_duration_since(Instant::now())),
-            }
-        }
-        panic!("did not settle");
     }
 
     fn counts(m: &Memory) -> (usize, usize) {
@@ -664,19 +589,5 @@ mod tests {
         drain(&mut second);
         assert_eq!(counts(second.sink()), (6, 5));
         assert_eq!(second.totals().usage_records, 16);
-    }
-
-    #[test]
-    fn the_default_database_follows_xdg_data_home() {
-        let env = |k: &str| (k == "XDG_DATA_HOME").then(|| "/x".to_owned());
-        assert_eq!(
-            database_path(env, Some(Path::new("/h"))),
-            Some(PathBuf::from("/x/opencode/opencode.db"))
-        );
-        assert_eq!(
-            database_path(|_| None, Some(Path::new("/h"))),
-            Some(PathBuf::from("/h/.local/share/opencode/opencode.db"))
-        );
-        assert_eq!(database_path(|_| None, None), None);
     }
 }

@@ -25,6 +25,9 @@ pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
 /// so that no size-triggered export happens behind the confirming flush, and far below its
 /// queue (2048) so that nothing is dropped.
 pub const BATCH_RECORDS: usize = 256;
+/// Message ids remembered across the files of a session (and in its checkpoint), so a
+/// request copied into another transcript is not counted twice.
+pub const MESSAGE_MEMORY: usize = 8192;
 
 /// A setting that could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,6 +154,9 @@ pub struct FollowSettings {
     pub role: String,
     /// Checkpoints, lock and pid files.
     pub state_dir: PathBuf,
+    /// Gas Town's state directory, where the session's work ledger is (`GT_STATE_DIR`, else
+    /// `$XDG_STATE_HOME/gastown`, else `~/.local/state/gastown`); `None` when none is set.
+    pub work_state_dir: Option<PathBuf>,
     /// See [`GT_AGENT_LOG_IDLE_FLUSH_MS`].
     pub idle_flush: Duration,
     /// See [`GT_AGENT_LOG_POLL_MS`].
@@ -223,6 +229,7 @@ impl FollowSettings {
             rig: get(&lookup, GT_RIG).unwrap_or_default(),
             role: get(&lookup, GT_ROLE).unwrap_or_default(),
             state_dir: state_dir(&lookup)?,
+            work_state_dir: telemetry_core::config::state_dir_from_lookup(&lookup),
             idle_flush: millis(&lookup, GT_AGENT_LOG_IDLE_FLUSH_MS, DEFAULT_IDLE_FLUSH)?,
             poll: millis(&lookup, GT_AGENT_LOG_POLL_MS, DEFAULT_POLL)?
                 .max(Duration::from_millis(50)),

@@ -17,6 +17,12 @@
 //! an error (at least once). Every record carries `record.id`, the same for every delivery,
 //! so queries remove the duplicates (docs/operations.md, "Duplicate agent records").
 //!
+//! # Work attribution
+//! With an [`Attribution`] ([`TelemetrySink::attribute_by`]), each record carries the
+//! `work_rig`/`work_bead`/`work_mol` of the session's ledger entry current at the record's own
+//! timestamp (see [`crate::attribution`]); the token metrics keep `rig`/`role` only (a bead
+//! label would be unbounded).
+//!
 //! # Counters
 //! The counters (`gastown.agent.events.total`, `gastown.token.usage`,
 //! `gastown.token.cost_usd`) are not added to as records are made: a batch that fails and is
@@ -37,6 +43,8 @@ use agent_transcripts::{AgentKind, ContentEvent, Event, EventType, Pricing, Role
 use telemetry_recorder::{
     AgentEvent, AgentEventType, AgentTotals, AgentUsage, MessageRole, Recorder,
 };
+
+use crate::attribution::Attribution;
 
 /// The longest a confirming flush is waited for (the SDK gives up on a flush after 5 s).
 pub const CONFIRM_WAIT: Duration = Duration::from_secs(5);
@@ -107,6 +115,7 @@ pub struct TelemetrySink {
     stop: Arc<AtomicBool>,
     probe: Option<Probe>,
     retention_cutoff: Option<SystemTime>,
+    attribution: Option<Attribution>,
 }
 
 impl std::fmt::Debug for TelemetrySink {
@@ -166,7 +175,16 @@ impl TelemetrySink {
             stop,
             probe,
             retention_cutoff: None,
+            attribution: None,
         }
+    }
+
+    /// Stamps each record with the work context `attribution` gives for the record's time
+    /// (without one, records carry the process's work context).
+    #[must_use]
+    pub fn attribute_by(mut self, attribution: Attribution) -> Self {
+        self.attribution = Some(attribution);
+        self
     }
 
     /// Marks records older than `retention` (counted from now) as [`Recorded::stale`]: the
@@ -247,7 +265,12 @@ impl TelemetrySink {
 impl Sink for TelemetrySink {
     fn record(&mut self, agent: AgentKind, event: &Event) -> Recorded {
         let run_id = std::mem::take(&mut self.context.run_id);
-        let recorded = telemetry_recorder::with_run_id(&run_id, || match event {
+        let timestamp = match event {
+            Event::Content(c) => c.timestamp,
+            Event::Usage(u) => u.timestamp,
+        };
+        let work = self.attribution.as_mut().map(|a| a.at(timestamp).clone());
+        let mut record = || match event {
             Event::Content(c) => {
                 if !self.agent_output {
                     return Recorded::default();
@@ -271,6 +294,10 @@ impl Sink for TelemetrySink {
                     ..Recorded::default()
                 }
             }
+        };
+        let recorded = telemetry_recorder::with_run_id(&run_id, || match &work {
+            Some(work) => telemetry_recorder::with_work_context(work, record),
+            None => record(),
         });
         self.context.run_id = run_id;
         recorded

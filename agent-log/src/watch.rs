@@ -17,7 +17,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use crate::follow::Wake;
+use crate::pump::Wake;
 
 /// The wake-up channel and what feeds it. Dropping it stops the watch; the signal handlers
 /// stay registered (setting the stop flag) until the process ends.

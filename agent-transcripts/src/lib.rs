@@ -39,8 +39,8 @@
 //!
 //! Layout: [`model`] (the event vocabulary), [`parser`] (the adapter contract and skip
 //! accounting), [`lines`] (splitting a growing file), one module per agent ([`claudecode`],
-//! [`codex`], [`opencode`]), [`identity`] (deterministic record ids), [`pricing`] and
-//! [`mod@report`].
+//! [`codex`], [`opencode`]), [`paths`] (where each agent keeps its transcripts), [`identity`]
+//! (deterministic record ids), [`pricing`] and [`mod@report`].
 //!
 //! What lives elsewhere: following files, checkpointing offsets, and mapping events to
 //! telemetry records are gt-cli's. This crate opens no file, reads no environment variable
@@ -55,6 +55,7 @@ pub mod lines;
 pub mod model;
 pub mod opencode;
 pub mod parser;
+pub mod paths;
 pub mod pricing;
 pub mod report;
 pub mod time;
@@ -70,4 +71,4 @@ pub use parser::{
     finish_input, parser_for,
 };
 pub use pricing::{Pricing, PricingError};
-pub use report::{GroupBy, Report, ReportRow, report};
+pub use report::{GroupBy, Report, ReportRow, Work, report, report_attributed};

@@ -1,6 +1,8 @@
-//! Usage totals by session, model or day, priced, as a table or JSON.
+//! Usage totals by session, model, day, or by the work (rig, bead, molecule) each usage was
+//! made for, priced, as a table or JSON.
 //!
-//! One job: fold [`Usage`]s into [`ReportRow`]s with [`report`] and render them. Usages are
+//! One job: fold [`Usage`]s into [`ReportRow`]s with [`report`] (or, with each usage's work
+//! as the caller attributed it, [`report_attributed`]) and render them. Usages are
 //! taken as given (dedup is the parsers' job); unknown models are counted in
 //! `unpriced_usages` and add nothing to `cost_usd`. Days are UTC days (compare with ccusage run
 //! with `TZ=UTC`). It must not read files or know any agent's format.
@@ -24,6 +26,23 @@ pub enum GroupBy {
     Model,
     /// By UTC day, `YYYY-MM-DD`.
     Day,
+    /// By the bead the usage was made for (`(none)` when none).
+    Bead,
+    /// By the rig of the work (`(none)` when none).
+    Rig,
+    /// By the molecule of the work (`(none)` when none).
+    Mol,
+}
+
+/// The work a usage was made for, as its caller attributed it (empty parts: none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Work {
+    /// The rig.
+    pub rig: String,
+    /// The bead.
+    pub bead: String,
+    /// The molecule.
+    pub mol: String,
 }
 
 impl GroupBy {
@@ -33,6 +52,9 @@ impl GroupBy {
             Self::Session => "Session",
             Self::Model => "Model",
             Self::Day => "Day",
+            Self::Bead => "Bead",
+            Self::Rig => "Rig",
+            Self::Mol => "Molecule",
         }
     }
 }
@@ -90,21 +112,45 @@ pub struct Report {
     pub total: ReportRow,
 }
 
-/// Folds `usages` into rows keyed by `by`, priced with `pricing`.
+/// Folds `usages` into rows keyed by `by`, priced with `pricing`; with no work attributed,
+/// `Bead`, `Rig` and `Mol` put every usage under `(none)`.
 pub fn report(usages: impl IntoIterator<Item = Usage>, by: GroupBy, pricing: &Pricing) -> Report {
+    report_attributed(
+        usages.into_iter().map(|u| (u, Work::default())),
+        by,
+        pricing,
+    )
+}
+
+/// As [`report`], each usage with the work it was made for.
+pub fn report_attributed(
+    usages: impl IntoIterator<Item = (Usage, Work)>,
+    by: GroupBy,
+    pricing: &Pricing,
+) -> Report {
     let mut groups: BTreeMap<String, (ReportRow, BTreeSet<String>)> = BTreeMap::new();
     let mut total = ReportRow {
         key: "Total".to_string(),
         ..ReportRow::default()
     };
     let mut all_models = BTreeSet::new();
-    for u in usages {
+    let or_none = |s: &str| {
+        if s.is_empty() {
+            "(none)".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    for (u, work) in usages {
         let key = match by {
             GroupBy::Session if u.native_session_id.is_empty() => "(none)".to_string(),
             GroupBy::Session => u.native_session_id.clone(),
             GroupBy::Model if u.model.is_empty() => "(unknown)".to_string(),
             GroupBy::Model => u.model.clone(),
             GroupBy::Day => utc_day(u.timestamp),
+            GroupBy::Bead => or_none(&work.bead),
+            GroupBy::Rig => or_none(&work.rig),
+            GroupBy::Mol => or_none(&work.mol),
         };
         let cost = pricing.cost_usd(&u);
         let model = if u.model.is_empty() {

@@ -278,6 +278,12 @@ pub(crate) enum ReportBy {
     Model,
     /// One row per UTC day.
     Day,
+    /// One row per bead, from the session's work ledger at each usage's time.
+    Bead,
+    /// One row per rig, from the session's work ledger at each usage's time.
+    Rig,
+    /// One row per molecule, from the session's work ledger at each usage's time.
+    Mol,
 }
 
 /// Options of `gt agent-log report`.
@@ -295,6 +301,10 @@ pub(crate) struct ReportArgs {
     /// How rows are grouped.
     #[arg(long, value_enum, default_value_t = ReportBy::Session)]
     pub(crate) by: ReportBy,
+    /// The Gas Town session whose work ledger attributes usages to beads, rigs and molecules
+    /// (default: GT_SESSION); needed for --by bead|rig|mol.
+    #[arg(long)]
+    pub(crate) session: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,

@@ -120,11 +120,12 @@ impl Bd {
     /// # Errors
     /// [`BdError`] only when bd cannot start or exceeds the timeout.
     pub fn invoke(&self, args: &[&str]) -> Result<BdRun, BdError> {
-        let bounded = Bounded::new(self.command(args))
-            .timeout(self.timeout())
-            .stdin(Stdin::Null)
-            .output(Output::Capture);
-        let run = self.call(args, bounded)?;
+        let run = self.call(args, || {
+            Bounded::new(self.command(args))
+                .timeout(self.timeout())
+                .stdin(Stdin::Null)
+                .output(Output::Capture)
+        })?;
         for (stream, captured) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
             warn_dropped(&self.bin(), stream, captured);
         }
@@ -149,15 +150,18 @@ impl Bd {
             Some(_) => Output::stream_to_parent(true),
             None => Output::Inherit,
         };
-        let mut bounded = Bounded::new(self.command(args))
-            .timeout_opt(self.passthrough_timeout())
-            .stdin(Stdin::Inherit)
-            .output(output)
-            .forward_signals(true);
-        if let Some(limit) = record_cap {
+        let bounded = || {
+            let bounded = Bounded::new(self.command(args))
+                .timeout_opt(self.passthrough_timeout())
+                .stdin(Stdin::Inherit)
+                .output(output)
+                .forward_signals(true);
             // A few bytes over the limit, so the recorder still sees (and marks) a truncation.
-            bounded = bounded.cap(limit.saturating_add(4));
-        }
+            match record_cap {
+                Some(limit) => bounded.cap(limit.saturating_add(4)),
+                None => bounded,
+            }
+        };
         Ok(self.call(args, bounded)?.into())
     }
 
@@ -169,8 +173,12 @@ impl Bd {
         cmd
     }
 
-    /// Runs `bounded`, records `bd.call` with the real duration, and names failures.
-    fn call(&self, args: &[&str], bounded: Bounded) -> Result<Ran, BdError> {
+    /// Runs the invocation `bounded` builds inside a `bd.call` span (with traces on: bd's
+    /// `TRACEPARENT` names it), records `bd.call` with the real duration, and names failures.
+    fn call(&self, args: &[&str], bounded: impl FnOnce() -> Bounded) -> Result<Ran, BdError> {
+        let span = telemetry_recorder::start_span("bd.call");
+        let inside = span.as_ref().map(telemetry_recorder::ActiveSpan::attach);
+        let bounded = bounded();
         let started = Instant::now();
         let result = bounded.run();
         let duration = started.elapsed();
@@ -208,6 +216,10 @@ impl Bd {
                 );
             }
             Err(err) => telemetry_recorder::record_bd_call(args, duration, Err(err), &[], &[]),
+        }
+        drop(inside);
+        if let Some(span) = span {
+            span.end();
         }
         ran
     }

@@ -15,6 +15,39 @@ use telemetry_recorder::{
     MolSquash, Outcome,
 };
 
+/// When `bead` last became the current work in `entries` (a session's ledger, oldest first):
+/// the time of the first entry of the newest unbroken run of entries naming it; `None` when no
+/// entry names it.
+#[must_use]
+pub fn bead_became_current(entries: &[work_ledger::Entry], bead: &str) -> Option<u64> {
+    if bead.is_empty() {
+        return None;
+    }
+    let last = entries.iter().rposition(|e| e.bead == bead)?;
+    let first = entries[..last]
+        .iter()
+        .rposition(|e| e.bead != bead)
+        .map_or(0, |i| i + 1);
+    Some(entries[first].time_ns)
+}
+
+/// Milliseconds since `bead` became this session's current work, from the session's ledger
+/// (`None` without a session, a ledger, or an entry for it).
+fn time_on_bead(bead: &str) -> Option<u64> {
+    let env = |k: &str| std::env::var(k).ok();
+    let session = crate::work_source::session_key(&env, crate::work_source::current_tmux_session)
+        .ok()
+        .flatten()?;
+    let ledger = crate::work_source::ledger_for(&env, &session).ok()?;
+    let entries = ledger.entries().ok()?.value;
+    let since = bead_became_current(&entries, bead)?;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    u64::try_from(now.saturating_sub(u128::from(since)) / 1_000_000).ok()
+}
+
 /// Why an emit request was refused (the command exits 2).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EmitError {
@@ -335,7 +368,25 @@ impl Emit {
             EventKind::Sling => r::record_sling(s("bead"), s("target"), outcome),
             EventKind::Nudge => r::record_nudge(s("target"), outcome),
             EventKind::Done => {
-                r::record_done(self.exit_type().unwrap_or(ExitType::Completed), outcome)
+                let work = r::work_context();
+                let or_work = |key: &str, work: &str| match self.s(key) {
+                    "" => work.to_owned(),
+                    given => given.to_owned(),
+                };
+                let rig = or_work("rig", &work.rig);
+                let bead_id = or_work("bead_id", &work.bead);
+                let time_to_complete_ms = self
+                    .opt_n("time_to_complete_ms")
+                    .or_else(|| time_on_bead(&bead_id));
+                r::record_done(
+                    &r::Done {
+                        exit_type: self.exit_type().unwrap_or(ExitType::Completed),
+                        rig: &rig,
+                        bead_id: &bead_id,
+                        time_to_complete_ms,
+                    },
+                    outcome,
+                );
             }
             EventKind::DaemonRestart => r::record_daemon_restart(s("agent_type")),
             EventKind::FormulaInstantiate => {
@@ -402,6 +453,33 @@ mod tests {
     fn parse(event: &str, attrs: &[&str]) -> Result<Emit, EmitError> {
         let attrs: Vec<String> = attrs.iter().map(|a| (*a).to_owned()).collect();
         Emit::parse(event, &attrs, None)
+    }
+
+    #[test]
+    fn a_bead_became_current_at_the_start_of_its_newest_run() {
+        let entry = |t: u64, bead: &str| {
+            work_ledger::Entry::new(
+                t,
+                "s",
+                work_ledger::Change {
+                    bead: bead.into(),
+                    ..work_ledger::Change::default()
+                },
+                work_ledger::Source::PrimeHook,
+            )
+        };
+        let entries = [
+            entry(1, "a"),
+            entry(2, "b"),
+            entry(3, "a"),
+            entry(4, "a"),
+            entry(5, ""),
+        ];
+        assert_eq!(bead_became_current(&entries, "a"), Some(3));
+        assert_eq!(bead_became_current(&entries, "b"), Some(2));
+        assert_eq!(bead_became_current(&entries[..1], "a"), Some(1));
+        assert_eq!(bead_became_current(&entries, "c"), None);
+        assert_eq!(bead_became_current(&entries, ""), None);
     }
 
     #[test]

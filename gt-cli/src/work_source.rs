@@ -44,24 +44,85 @@ pub struct Resolved {
     pub warnings: Vec<String>,
 }
 
-/// The tmux session this process runs in (`None` outside tmux), asked once per process
-/// through the bounded tmux client; a failure is the error's text.
+/// The name of the tmux session this process runs in (`$TMUX` set), found once per process:
+/// in the cache the last `gt prime` of that session wrote (one small file read, see
+/// [`tmux_session_via_cache`]), else by asking tmux (a process spawn, bounded), which fills
+/// the cache for the next process. `Ok(None)` outside tmux.
 ///
 /// # Errors
-/// tmux could not say (server gone, wedged past its bound).
+/// When tmux had to be asked and failed.
 pub fn current_tmux_session() -> Result<Option<String>, String> {
     static SESSION: OnceLock<Result<Option<String>, String>> = OnceLock::new();
     SESSION
         .get_or_init(|| {
-            if std::env::var_os("TMUX").is_none() {
-                return Ok(None);
-            }
-            Tmux::default()
-                .current_session()
-                .map(Some)
-                .map_err(|e| e.to_string())
+            tmux_session_via_cache(&|k: &str| std::env::var(k).ok(), false, || {
+                Tmux::default().current_session().map_err(|e| e.to_string())
+            })
         })
         .clone()
+}
+
+/// [`current_tmux_session`] asked of tmux itself (once per process), refreshing the cache
+/// (`gt prime`: a session renamed since the cache was written is seen under its new name from
+/// then on).
+///
+/// # Errors
+/// When tmux fails.
+pub fn fresh_tmux_session() -> Result<Option<String>, String> {
+    static SESSION: OnceLock<Result<Option<String>, String>> = OnceLock::new();
+    SESSION
+        .get_or_init(|| {
+            tmux_session_via_cache(&|k: &str| std::env::var(k).ok(), true, || {
+                Tmux::default().current_session().map_err(|e| e.to_string())
+            })
+        })
+        .clone()
+}
+
+/// The tmux session name for the `$TMUX` that `lookup` returns: from the cache file
+/// `<state dir>/tmux-sessions/<$TMUX, encoded>` unless `fresh`, else from `ask`, then written
+/// to the cache (best effort). `$TMUX` names the server's socket, its pid and the session's
+/// id, so a restarted server or another session never reads this one's name.
+///
+/// # Errors
+/// `ask`'s.
+pub fn tmux_session_via_cache(
+    lookup: &impl Fn(&str) -> Option<String>,
+    fresh: bool,
+    ask: impl FnOnce() -> Result<String, String>,
+) -> Result<Option<String>, String> {
+    let Some(tmux) = lookup("TMUX").filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let cache = telemetry_core::config::state_dir_from_lookup(lookup).and_then(|dir| {
+        let stem = work_ledger::file_stem(&tmux).ok()?;
+        Some(dir.join("tmux-sessions").join(stem))
+    });
+    if !fresh
+        && let Some(name) = cache
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .map(|text| text.trim().to_owned())
+            .filter(|name| !name.is_empty())
+    {
+        return Ok(Some(name));
+    }
+    let name = ask()?;
+    if let Some(path) = cache {
+        // Best effort: without it the next process asks tmux again.
+        let _ = write_cache(&path, &name);
+    }
+    Ok(Some(name))
+}
+
+/// Writes `name` to `path` through a temporary file renamed over it (a reader sees the old or
+/// the new name, never a torn one).
+fn write_cache(path: &std::path::Path, name: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+    std::fs::write(&tmp, format!("{name}\n"))?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The session key: `GT_SESSION` (non-empty) through `lookup`, else `tmux_session()`.
@@ -190,6 +251,43 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| (*v).to_owned())
         }
+    }
+
+    #[test]
+    fn the_tmux_session_name_is_read_from_the_cache_prime_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().to_str().unwrap().to_owned();
+        let lookup = |k: &str| match k {
+            "TMUX" => Some("/tmp/tmux-1000/default,4242,3".to_owned()),
+            GT_STATE_DIR => Some(state.clone()),
+            _ => None,
+        };
+        // First: tmux is asked and the cache written; then the cache answers.
+        let asked = tmux_session_via_cache(&lookup, false, || Ok("gt-gastown-Toast".into()));
+        assert_eq!(asked, Ok(Some("gt-gastown-Toast".into())));
+        let cached = tmux_session_via_cache(&lookup, false, || panic!("tmux asked again"));
+        assert_eq!(cached, Ok(Some("gt-gastown-Toast".into())));
+        // Prime asks afresh and refreshes it (a renamed session).
+        let fresh = tmux_session_via_cache(&lookup, true, || Ok("renamed".into()));
+        assert_eq!(fresh, Ok(Some("renamed".into())));
+        assert_eq!(
+            tmux_session_via_cache(&lookup, false, || panic!("tmux asked again")),
+            Ok(Some("renamed".into()))
+        );
+        // Another session of the same server has its own entry; outside tmux, none.
+        let other = |k: &str| match k {
+            "TMUX" => Some("/tmp/tmux-1000/default,4242,4".to_owned()),
+            GT_STATE_DIR => Some(state.clone()),
+            _ => None,
+        };
+        assert_eq!(
+            tmux_session_via_cache(&other, false, || Ok("other".into())),
+            Ok(Some("other".into()))
+        );
+        assert_eq!(
+            tmux_session_via_cache(&|_| None, false, || panic!()),
+            Ok(None)
+        );
     }
 
     #[test]

@@ -173,3 +173,32 @@ fn a_logs_backend_flapping_500_leaves_token_totals_exact() {
         "the backend should have received some batches twice ({delivered})"
     );
 }
+
+#[test]
+fn replay_publishes_the_exact_token_totals() {
+    if !backends_enabled() {
+        return;
+    }
+    let tag = run_tag("agent-log-replay-counters");
+    let town = Town::new();
+    let transcript = town.dir.path().join("sess-a.jsonl");
+    write_messages(&transcript, 0, 40);
+    let logs = Receiver::start().unwrap();
+    let out = town
+        .gt()
+        .args(["agent-log", "replay", "--session", "gt-replay"])
+        .arg(&transcript)
+        .env("GT_OTEL_LOGS_URL", logs.url("/v1/logs"))
+        .env("GT_OTEL_METRICS_URL", METRICS_URL)
+        .env("GT_STATE_DIR", town.state().join("host"))
+        .env("OTEL_RESOURCE_ATTRIBUTES", format!("test.run={tag}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: usize = (0..40).map(input_tokens).sum();
+    assert_eq!(input_increase(&tag, want as f64), Some(want as f64));
+}

@@ -12,10 +12,12 @@ use crate::resource::parse_resource_attributes;
 // The variables `Config` reads, declared in `crate::env`; re-exported so that
 // `config::GT_OTEL_METRICS_URL` keeps working.
 pub use crate::env::{
-    GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_OTEL_SPOOL_MAX_MB, GT_STATE_DIR,
-    OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_HEADERS,
+    GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_OTEL_SPOOL_MAX_MB, GT_OTEL_TRACES_URL, GT_STATE_DIR,
+    OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
     OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_OTLP_TIMEOUT,
-    OTEL_METRIC_EXPORT_INTERVAL, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, XDG_STATE_HOME,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_SDK_DISABLED, XDG_STATE_HOME,
 };
 
 /// Metrics URL used when only the logs URL is set (VictoriaMetrics' OTLP ingestion).
@@ -46,6 +48,9 @@ pub struct Config {
     pub metrics_url: Option<String>,
     /// Effective logs endpoint (the configured one, or the default when only metrics is set).
     pub logs_url: Option<String>,
+    /// Traces endpoint: spans are exported only when it is set (there is no default trace
+    /// store).
+    pub traces_url: Option<String>,
     /// Decoded `OTEL_RESOURCE_ATTRIBUTES` pairs, in order.
     pub resource_attributes: Vec<(String, String)>,
     /// Decoded `OTEL_EXPORTER_OTLP_HEADERS` pairs.
@@ -93,14 +98,22 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
         let disabled = get(OTEL_SDK_DISABLED).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let (metrics, logs) = (get(GT_OTEL_METRICS_URL), get(GT_OTEL_LOGS_URL));
-        if disabled || (metrics.is_none() && logs.is_none()) {
+        let Some(endpoints) = Endpoints::resolve(&get) else {
+            return Ok(Self::disabled());
+        };
+        if disabled {
             return Ok(Self::disabled());
         }
-        let metrics_url = metrics.unwrap_or_else(|| DEFAULT_METRICS_URL.to_owned());
-        let logs_url = logs.unwrap_or_else(|| DEFAULT_LOGS_URL.to_owned());
-        validate_url(GT_OTEL_METRICS_URL, &metrics_url)?;
-        validate_url(GT_OTEL_LOGS_URL, &logs_url)?;
+        let Endpoints {
+            metrics: (metrics_var, metrics_url),
+            logs: (logs_var, logs_url),
+            traces,
+        } = endpoints;
+        validate_url(metrics_var, &metrics_url)?;
+        validate_url(logs_var, &logs_url)?;
+        if let Some((var, url)) = &traces {
+            validate_url(var, url)?;
+        }
         let mut warnings = Vec::new();
         // The OpenTelemetry specification: an invalid value is ignored with a warning and the
         // default applies. Zero is no usable timeout or interval either.
@@ -155,6 +168,7 @@ impl Config {
         Ok(Self {
             metrics_url: Some(metrics_url),
             logs_url: Some(logs_url),
+            traces_url: traces.map(|(_, url)| url),
             resource_attributes: get(OTEL_RESOURCE_ATTRIBUTES)
                 .map(|raw| parse_resource_attributes(&raw))
                 .unwrap_or_default(),
@@ -175,6 +189,7 @@ impl Config {
         Self {
             metrics_url: None,
             logs_url: None,
+            traces_url: None,
             resource_attributes: Vec::new(),
             headers: Vec::new(),
             certificate: None,
@@ -206,6 +221,70 @@ impl Config {
     #[must_use]
     pub fn is_enabled(&self) -> bool {
         self.metrics_url.is_some() || self.logs_url.is_some()
+    }
+}
+
+/// The three signals' URLs, each with the variable it came from (named in errors).
+struct Endpoints {
+    metrics: (&'static str, String),
+    logs: (&'static str, String),
+    traces: Option<(&'static str, String)>,
+}
+
+/// The OpenTelemetry default base endpoint (OTLP/HTTP).
+const STANDARD_BASE: &str = "http://localhost:4318";
+
+impl Endpoints {
+    /// Gas Town's own variables first: any `GT_OTEL_*_URL` set decides (a missing metrics or
+    /// logs URL takes the local VictoriaMetrics/VictoriaLogs default, a missing traces URL
+    /// means no spans). Else the standard `OTEL_EXPORTER_OTLP_{METRICS,LOGS,TRACES}_ENDPOINT`
+    /// (verbatim) and `OTEL_EXPORTER_OTLP_ENDPOINT` (+ `/v1/<signal>`). `None`: none set.
+    fn resolve(get: &impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let (metrics, logs, traces) = (
+            get(GT_OTEL_METRICS_URL),
+            get(GT_OTEL_LOGS_URL),
+            get(GT_OTEL_TRACES_URL),
+        );
+        if metrics.is_some() || logs.is_some() || traces.is_some() {
+            return Some(Self {
+                metrics: (
+                    GT_OTEL_METRICS_URL,
+                    metrics.unwrap_or_else(|| DEFAULT_METRICS_URL.to_owned()),
+                ),
+                logs: (
+                    GT_OTEL_LOGS_URL,
+                    logs.unwrap_or_else(|| DEFAULT_LOGS_URL.to_owned()),
+                ),
+                traces: traces.map(|url| (GT_OTEL_TRACES_URL, url)),
+            });
+        }
+        let base = get(OTEL_EXPORTER_OTLP_ENDPOINT);
+        let (m, l, t) = (
+            get(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT),
+            get(OTEL_EXPORTER_OTLP_LOGS_ENDPOINT),
+            get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+        );
+        if base.is_none() && m.is_none() && l.is_none() && t.is_none() {
+            return None;
+        }
+        let base_var = if base.is_some() {
+            OTEL_EXPORTER_OTLP_ENDPOINT
+        } else {
+            "the default OTLP endpoint"
+        };
+        let base = base.unwrap_or_else(|| STANDARD_BASE.to_owned());
+        let signal = |own: Option<String>, own_var: &'static str, path: &str| match own {
+            Some(url) => (own_var, url),
+            None => (
+                base_var,
+                format!("{}/v1/{path}", base.trim_end_matches('/')),
+            ),
+        };
+        Some(Self {
+            metrics: signal(m, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, "metrics"),
+            logs: signal(l, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "logs"),
+            traces: Some(signal(t, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "traces")),
+        })
     }
 }
 
@@ -363,6 +442,62 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_traces_url_alone_turns_telemetry_on_and_spans_need_one() {
+        let c = config(&[(GT_OTEL_TRACES_URL, "http://127.0.0.1:6006/v1/traces")]).unwrap();
+        assert!(c.is_enabled());
+        assert_eq!(
+            c.traces_url.as_deref(),
+            Some("http://127.0.0.1:6006/v1/traces")
+        );
+        assert_eq!(c.metrics_url.as_deref(), Some(DEFAULT_METRICS_URL));
+        let c = config(&[(GT_OTEL_LOGS_URL, "http://h/l")]).unwrap();
+        assert_eq!(c.traces_url, None);
+        assert!(config(&[(GT_OTEL_TRACES_URL, "ftp://h")]).is_err());
+    }
+
+    #[test]
+    fn standard_otlp_endpoints_apply_only_without_gas_towns_own() {
+        let c = config(&[
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4318/"),
+            (
+                OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+                "http://logs:9428/insert/opentelemetry/v1/logs",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.metrics_url.as_deref(),
+            Some("http://collector:4318/v1/metrics")
+        );
+        assert_eq!(
+            c.logs_url.as_deref(),
+            Some("http://logs:9428/insert/opentelemetry/v1/logs")
+        );
+        assert_eq!(
+            c.traces_url.as_deref(),
+            Some("http://collector:4318/v1/traces")
+        );
+        let c = config(&[(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "http://t:1/x")]).unwrap();
+        assert_eq!(
+            c.metrics_url.as_deref(),
+            Some("http://localhost:4318/v1/metrics")
+        );
+        let c = config(&[
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4318"),
+            (GT_OTEL_METRICS_URL, "http://vm:8428/push"),
+        ])
+        .unwrap();
+        assert_eq!(c.metrics_url.as_deref(), Some("http://vm:8428/push"));
+        assert_eq!(c.logs_url.as_deref(), Some(DEFAULT_LOGS_URL));
+        assert_eq!(c.traces_url, None);
+        let err = config(&[(OTEL_EXPORTER_OTLP_ENDPOINT, "collector:4318")]).unwrap_err();
+        assert!(
+            err.to_string().contains(OTEL_EXPORTER_OTLP_ENDPOINT),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,8 +15,9 @@
 //! caller imports the few names it reads (`use telemetry_core::env::{GT_RIG, GT_ROLE};`) and
 //! uses them bare, as the code did before they were gathered here.
 //!
-//! Not here: `CLAUDE_CONFIG_DIR` and `CODEX_HOME`, named by `agent-transcripts` (which depends
-//! on no telemetry crate), and the operating system's `HOME`, `PATH` and `TMUX`.
+//! Not here: `CLAUDE_CONFIG_DIR`, `CODEX_HOME` and `XDG_DATA_HOME` (where the agents keep their
+//! transcripts), named by `agent_transcripts::paths` (a crate that depends on no telemetry
+//! crate), and the operating system's `HOME`, `PATH` and `TMUX`.
 
 /// One declared variable: its name and its doc comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,23 @@ env_vars! {
     /// Default: unset; [`DEFAULT_LOGS_URL`](crate::config::DEFAULT_LOGS_URL) when only
     /// [`GT_OTEL_METRICS_URL`] is set.
     GT_OTEL_LOGS_URL;
+    /// Full OTLP/HTTP (protobuf) URL for traces, used verbatim. Setting it alone turns
+    /// telemetry on (metrics and logs then take their defaults). Default: unset (no spans are
+    /// exported).
+    GT_OTEL_TRACES_URL;
+    /// Standard OpenTelemetry base endpoint, used only when no `GT_OTEL_*_URL` is set: each
+    /// signal goes to `<base>/v1/<signal>` unless its own `OTEL_EXPORTER_OTLP_*_ENDPOINT` is
+    /// set. Default: unset; `http://localhost:4318` when only a per-signal endpoint is set.
+    OTEL_EXPORTER_OTLP_ENDPOINT;
+    /// Standard per-signal metrics endpoint, used verbatim when no `GT_OTEL_*_URL` is set.
+    /// Default: unset (`<base>/v1/metrics`).
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT;
+    /// Standard per-signal logs endpoint, used verbatim when no `GT_OTEL_*_URL` is set.
+    /// Default: unset (`<base>/v1/logs`).
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT;
+    /// Standard per-signal traces endpoint, used verbatim when no `GT_OTEL_*_URL` is set.
+    /// Default: unset (`<base>/v1/traces`).
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
     /// `true` switches the whole SDK off, whatever the URLs say (OpenTelemetry standard).
     /// Default: `false`.
     OTEL_SDK_DISABLED;
@@ -138,6 +156,16 @@ env_vars! {
 
     // Written for child processes (telemetry-subprocess).
 
+    /// W3C trace context (`00-<trace id>-<parent span id>-<flags>`), environment-variable
+    /// carrier: a `gt` started with it continues that trace; gt sets it for each child to the
+    /// span that started the child. Invalid: ignored with one warning. Default: unset.
+    TRACEPARENT;
+    /// W3C trace state accompanying [`TRACEPARENT`]. Default: unset.
+    TRACESTATE;
+    /// W3C baggage: gt sets `gt.run_id` and the work context (`gt.work_rig`, `gt.work_bead`,
+    /// `gt.work_mol`) for its children, with [`TRACEPARENT`]. Default: unset.
+    BAGGAGE;
+
     /// Where `bd` (and every child) sends its metrics: written by gt, mirroring the effective
     /// [`GT_OTEL_METRICS_URL`]. Default: not written while telemetry is off.
     BD_OTEL_METRICS_URL;
@@ -196,9 +224,6 @@ env_vars! {
     /// [`GT_STATE_DIR`]'s default, `$XDG_STATE_HOME/gt/agent-log` (when absolute)
     /// [`GT_AGENT_LOG_STATE_DIR`]'s. Default: `~/.local/state`.
     XDG_STATE_HOME;
-    /// Base directory for user data (XDG Base Directory), where OpenCode keeps
-    /// `opencode/opencode.db`; used only when absolute. Default: `~/.local/share`.
-    XDG_DATA_HOME;
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 /// Prints the first failure of one signal's exports and stays silent afterwards.
 #[derive(Debug)]
@@ -89,5 +90,37 @@ impl<E: LogExporter> LogExporter for WarningLogExporter<E> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+/// A span exporter that reports its first failure once on stderr.
+#[derive(Debug)]
+pub(crate) struct WarningSpanExporter<E> {
+    pub(crate) inner: E,
+    pub(crate) warn: WarnOnce,
+}
+
+impl<E: SpanExporter> SpanExporter for WarningSpanExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.warn.check(self.inner.export(batch).await)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// The span exporter of a provider without a traces URL: never built into a pipeline, it only
+/// names the type of `None`.
+#[derive(Debug)]
+pub struct NoSpans;
+
+impl SpanExporter for NoSpans {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        Ok(())
     }
 }

@@ -20,9 +20,11 @@ pub mod config;
 pub mod env;
 pub mod error;
 mod export;
+pub use export::NoSpans;
 pub mod provider;
 pub mod published;
 pub mod resource;
+pub mod trace;
 
 use std::sync::OnceLock;
 

@@ -5,23 +5,28 @@
 //! async runtime. Exports run on the SDK's dedicated threads (one for the periodic metrics
 //! reader, one for the batch log processor).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use opentelemetry::logs::LoggerProvider as _;
-use opentelemetry::metrics::{Meter, MeterProvider as _};
+use opentelemetry::metrics::{Meter, MeterProvider as _, ObservableCounter};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{BatchLogProcessor, LogExporter, SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{Instrument, PeriodicReader, SdkMeterProvider, Stream};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanExporter};
 
 use crate::config::Config;
 use crate::error::{InitError, ShutdownError};
-use crate::export::{WarnOnce, WarningLogExporter, WarningMetricExporter};
-use crate::published::{Published, PublishedPoint};
+use crate::export::{
+    NoSpans, WarnOnce, WarningLogExporter, WarningMetricExporter, WarningSpanExporter,
+};
+use crate::published::{Published, PublishedPoint, TICK_SCOPE};
 use crate::resource::build_resource;
+use crate::trace::RunIdGenerator;
 
 /// One signal's flush or shutdown, run on its own thread.
 type Job = Box<dyn FnOnce(&Inner) -> OTelSdkResult + Send>;
@@ -85,10 +90,15 @@ pub struct Provider {
 struct Inner {
     meter_provider: SdkMeterProvider,
     logger_provider: SdkLoggerProvider,
+    /// Present when a traces URL is configured.
+    tracer_provider: Option<SdkTracerProvider>,
     meter: Meter,
     logger: SdkLogger,
+    tracer: Option<SdkTracer>,
     instance_id: String,
-    published: Arc<Published>,
+    /// Present when the metrics exporter reads published totals.
+    published: Option<Arc<Published>>,
+    tick: OnceLock<ObservableCounter<u64>>,
     shut_down: AtomicBool,
 }
 
@@ -98,6 +108,7 @@ impl Drop for Inner {
         // last reference drops. Leak them instead: their export threads end with the process.
         std::mem::forget(self.meter_provider.clone());
         std::mem::forget(self.logger_provider.clone());
+        std::mem::forget(self.tracer_provider.clone());
     }
 }
 
@@ -122,20 +133,23 @@ impl Provider {
         metrics: impl PushMetricExporter,
         logs: impl LogExporter + 'static,
     ) -> Result<Self, InitError> {
-        Self::from_exporters_sharing(config, service, metrics, logs, Arc::default())
+        Self::from_exporters_sharing(config, service, metrics, logs, None::<NoSpans>, None)
     }
 
-    /// [`Provider::from_exporters`] with the [`Published`] totals that `metrics` reads (the
-    /// durable exporter of `telemetry-otlp` holds the same handle).
+    /// [`Provider::from_exporters`] with a span exporter (batched, ids from
+    /// [`RunIdGenerator`]) when `config` has a traces URL, and the [`Published`] totals that
+    /// `metrics` reads when it reads any (the durable exporter of `telemetry-otlp` holds the
+    /// same handle; `None`: publishing is a no-op).
     ///
     /// # Errors
     /// As [`Provider::from_exporters`].
-    pub fn from_exporters_sharing(
+    pub fn from_exporters_sharing<S: SpanExporter + 'static>(
         config: &Config,
         service: Service<'_>,
         metrics: impl PushMetricExporter,
         logs: impl LogExporter + 'static,
-        published: Arc<Published>,
+        spans: Option<S>,
+        published: Option<Arc<Published>>,
     ) -> Result<Self, InitError> {
         let (metrics_url, logs_url) = config.endpoints()?;
         let instance_id = uuid::Uuid::new_v4().to_string();
@@ -162,7 +176,7 @@ impl Provider {
             })
             .build();
         let logger_provider = SdkLoggerProvider::builder()
-            .with_resource(resource)
+            .with_resource(resource.clone())
             .with_log_processor(
                 BatchLogProcessor::builder(WarningLogExporter {
                     inner: logs,
@@ -171,16 +185,36 @@ impl Provider {
                 .build(),
             )
             .build();
+        let tracer_provider = match (spans, &config.traces_url) {
+            (Some(spans), Some(url)) => Some(
+                SdkTracerProvider::builder()
+                    .with_resource(resource.clone())
+                    .with_id_generator(RunIdGenerator::default())
+                    .with_span_processor(
+                        BatchSpanProcessor::builder(WarningSpanExporter {
+                            inner: spans,
+                            warn: WarnOnce::new("traces", url),
+                        })
+                        .build(),
+                    )
+                    .build(),
+            ),
+            _ => None,
+        };
         let meter = meter_provider.meter(SCOPE_NAME);
         let logger = logger_provider.logger(SCOPE_NAME);
+        let tracer = tracer_provider.as_ref().map(|p| p.tracer(SCOPE_NAME));
         Ok(Self {
             inner: Arc::new(Inner {
                 meter_provider,
                 logger_provider,
+                tracer_provider,
                 meter,
                 logger,
+                tracer,
                 instance_id,
                 published,
+                tick: OnceLock::new(),
                 shut_down: AtomicBool::new(false),
             }),
         })
@@ -198,6 +232,12 @@ impl Provider {
         &self.inner.logger
     }
 
+    /// The tracer (scope [`SCOPE_NAME`]) when a traces URL is configured.
+    #[must_use]
+    pub fn tracer(&self) -> Option<&SdkTracer> {
+        self.inner.tracer.as_ref()
+    }
+
     /// The SDK meter provider, for callers that need their own scope (runtime metrics).
     #[must_use]
     pub fn meter_provider(&self) -> &SdkMeterProvider {
@@ -213,7 +253,18 @@ impl Provider {
     /// Replaces `contributor`'s published counter totals (see [`crate::published`]); they go
     /// out with the next metrics export, through the host's counter store.
     pub fn publish(&self, contributor: &str, points: Vec<PublishedPoint>) {
-        self.inner.published.publish(contributor, points);
+        let Some(published) = &self.inner.published else {
+            return;
+        };
+        published.publish(contributor, points);
+        self.inner.tick.get_or_init(|| {
+            self.inner
+                .meter_provider
+                .meter(TICK_SCOPE)
+                .u64_observable_counter("tick")
+                .with_callback(|observer| observer.observe(0, &[]))
+                .build()
+        });
     }
 
     /// This process's `service.instance.id` (a UUID v4 on the resource of every export).
@@ -232,6 +283,7 @@ impl Provider {
             deadline,
             |i| i.meter_provider.force_flush(),
             |i| i.logger_provider.force_flush(),
+            |t| t.force_flush(),
             false,
         )
     }
@@ -250,6 +302,7 @@ impl Provider {
             deadline,
             |i| i.meter_provider.shutdown(),
             move |i| i.logger_provider.shutdown_with_timeout(deadline),
+            move |t| t.shutdown_with_timeout(deadline),
             true,
         )
     }
@@ -260,7 +313,8 @@ impl Provider {
         self.inner.shut_down.load(Ordering::Acquire)
     }
 
-    /// Runs the metrics and logs operations in parallel and waits for both, up to `deadline`.
+    /// Runs the metrics, logs and (when configured) traces operations in parallel and waits
+    /// for all, up to `deadline`. Traces get a thread of their own, like metrics.
     /// Metrics always get a thread of their own (the SDK's metrics shutdown ignores its
     /// timeout). Logs run on the calling thread when `logs_within_deadline` says their job
     /// returns by the deadline on its own (shutdown with a timeout), and on a second thread
@@ -270,11 +324,19 @@ impl Provider {
         deadline: Duration,
         metrics: impl FnOnce(&Inner) -> OTelSdkResult + Send + 'static,
         logs: impl FnOnce(&Inner) -> OTelSdkResult + Send + 'static,
+        traces: impl FnOnce(&SdkTracerProvider) -> OTelSdkResult + Send + 'static,
         logs_within_deadline: bool,
     ) -> Result<(), ShutdownError> {
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();
         let mut jobs: Vec<(&'static str, Job)> = vec![("metrics", Box::new(metrics))];
+        if self.inner.tracer_provider.is_some() {
+            jobs.push((
+                "traces",
+                Box::new(move |i: &Inner| i.tracer_provider.as_ref().map_or(Ok(()), traces)),
+            ));
+        }
+        let expected = jobs.len() + 1;
         let inline: Option<Job> = if logs_within_deadline {
             Some(Box::new(logs))
         } else {
@@ -301,7 +363,7 @@ impl Provider {
         }
         drop(tx);
         let mut first_error = None;
-        for _ in 0..2 {
+        for _ in 0..expected {
             let left = deadline.saturating_sub(started.elapsed());
             match rx.recv_timeout(left) {
                 Ok((_, Ok(()))) => {}

@@ -16,6 +16,12 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// The scope of the tick instrument the provider registers once totals are published: the SDK
+/// calls the metrics exporter only when a collection holds data, so the tick (an observable
+/// counter always at 0) makes every export interval reach the exporter, which sends the
+/// published totals and drops the tick.
+pub const TICK_SCOPE: &str = "gastown.published.tick";
+
 /// One counter series' total.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PublishedValue {

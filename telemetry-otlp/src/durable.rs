@@ -92,6 +92,10 @@ impl DurableMetricExporter {
         for rm in request.resource_metrics {
             for sm in rm.scope_metrics {
                 let scope = sm.scope.clone().unwrap_or_default();
+                if scope.name == telemetry_core::published::TICK_SCOPE {
+                    // Only there to make the SDK call this exporter (see `Published`).
+                    continue;
+                }
                 let mut kept = Vec::new();
                 for metric in sm.metrics {
                     if scope.name == self.durable_scope {

@@ -201,7 +201,7 @@ pub fn build(
                 .with_protocol(Protocol::HttpBinary)
                 .with_endpoint(logs_url)
                 .with_timeout(timeout)
-                .with_headers(headers)
+                .with_headers(headers.clone())
                 .with_retry_policy(retry_policy(profile))
                 .build()
                 .map_err(exporter_error("logs"))?,
@@ -211,7 +211,23 @@ pub fn build(
             timeout,
         ))),
     };
-    Provider::from_exporters_sharing(config, service, metrics, logs, published)
+    let spans = match &config.traces_url {
+        Some(url) => Some(
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_http_client(transport.clone())
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(url)
+                .with_timeout(timeout)
+                .with_headers(headers.clone())
+                .with_retry_policy(retry_policy(profile))
+                .build()
+                .map_err(exporter_error("traces"))?,
+        ),
+        None => None,
+    };
+    let published = matches!(metrics, MetricsExporter::Durable(_)).then_some(published);
+    Provider::from_exporters_sharing(config, service, metrics, logs, spans, published)
 }
 
 /// The spool of `config`'s state directory; `None` without one or with a cap of 0.

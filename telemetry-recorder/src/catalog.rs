@@ -779,7 +779,14 @@ pub mod event {
     /// `done` (`exit_type` is `COMPLETED`, `ESCALATED` or `DEFERRED`).
     pub const DONE: EventSpec = event!(
         "done",
-        [req("exit_type"), STATUS, ERROR],
+        [
+            req("exit_type"),
+            unless_empty("rig"),
+            unless_empty("bead_id"),
+            given("time_to_complete_ms", AttrKind::Int),
+            STATUS,
+            ERROR
+        ],
         instrument::DONE_TOTAL
     );
     /// `daemon.restart` (INFO).

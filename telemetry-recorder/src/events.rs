@@ -136,6 +136,20 @@ pub struct AgentInstance<'a> {
     pub git_commit: &'a str,
 }
 
+/// How `gt done` ended and for which work (`done`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done<'a> {
+    /// `exit_type`.
+    pub exit_type: ExitType,
+    /// `rig` (omitted when empty).
+    pub rig: &'a str,
+    /// `bead_id` (omitted when empty).
+    pub bead_id: &'a str,
+    /// `time_to_complete_ms`: how long the bead had been the session's current work (omitted
+    /// when unknown).
+    pub time_to_complete_ms: Option<u64>,
+}
+
 /// A molecule squash (`mol.squash`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MolSquash<'a> {

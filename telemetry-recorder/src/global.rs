@@ -8,9 +8,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::events::{
-    AgentEvent, AgentInstance, AgentUsage, ExitType, MailMessage, MolSquash, Outcome,
-};
+use crate::events::{AgentEvent, AgentInstance, AgentUsage, Done, MailMessage, MolSquash, Outcome};
 use crate::recorder::Recorder;
 
 /// The process-wide recorder, or `None` (one atomic load) when telemetry is off.
@@ -28,6 +26,13 @@ pub fn global_recorder() -> Option<&'static Recorder> {
 fn recorder_for(provider: &'static telemetry_core::Provider) -> &'static Recorder {
     static RECORDER: OnceLock<Recorder> = OnceLock::new();
     RECORDER.get_or_init(|| Recorder::new(provider))
+}
+
+/// Starts a span for work whose events and children belong to it (see
+/// [`Recorder::start_span`]); `None` when telemetry or traces are off.
+#[must_use]
+pub fn start_span(name: &'static str) -> Option<crate::ActiveSpan> {
+    global_recorder()?.start_span(name)
 }
 
 /// Records `bd.call` (see [`Recorder::bd_call`]); a no-op when telemetry is off.
@@ -151,9 +156,9 @@ pub fn record_nudge(target: &str, outcome: Outcome<'_>) {
 
 /// Records `done` (see [`Recorder::done`]); a no-op when telemetry is off.
 #[inline]
-pub fn record_done(exit_type: ExitType, outcome: Outcome<'_>) {
+pub fn record_done(done: &Done<'_>, outcome: Outcome<'_>) {
     if let Some(r) = global_recorder() {
-        r.done(exit_type, outcome);
+        r.done(done, outcome);
     }
 }
 

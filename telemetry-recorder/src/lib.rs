@@ -69,6 +69,7 @@ pub mod prometheus;
 mod recorder;
 pub mod redact;
 pub mod settings;
+pub mod spans;
 pub mod truncate;
 
 pub use agent_totals::{AgentCounter, AgentTotals};
@@ -80,8 +81,8 @@ pub use correlation::{
     WorkContext, current_run_id, set_work_context, with_run_id, with_work_context, work_context,
 };
 pub use events::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, ExitType, MailMessage, MessageRole,
-    MolSquash, Outcome, instance_name, tool_use_content,
+    AgentEvent, AgentEventType, AgentInstance, AgentUsage, Done, ExitType, MailMessage,
+    MessageRole, MolSquash, Outcome, instance_name, tool_use_content,
 };
 pub use global::{
     global_recorder, record_agent_event, record_agent_instantiate, record_agent_state_change,
@@ -89,10 +90,11 @@ pub use global::{
     record_daemon_restart, record_done, record_formula_instantiate, record_mail, record_mol_burn,
     record_mol_cook, record_mol_squash, record_mol_wisp, record_nudge, record_pane_output,
     record_polecat_remove, record_polecat_spawn, record_prime, record_prime_context,
-    record_prompt_send, record_session_start, record_session_stop, record_sling,
+    record_prompt_send, record_session_start, record_session_stop, record_sling, start_span,
 };
 pub use layer::{EXCLUDED_TARGETS, is_excluded_target, tracing_layer};
 pub use recorder::Recorder;
 pub use redact::redact_args;
 pub use settings::{ContentSettings, SettingsError};
+pub use spans::ActiveSpan;
 pub use truncate::truncate;

@@ -12,17 +12,20 @@ use std::time::{Duration, SystemTime};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_sdk::logs::{SdkLogRecord, SdkLogger};
+use opentelemetry_sdk::trace::SdkTracer;
 use telemetry_core::Provider;
 
 use crate::agent_totals::{AgentCounter, AgentTotals, usage_series};
 use crate::catalog::{EventSpec, InstrumentSpec, event, instrument};
 use crate::correlation::{current_work, process_run_id, scoped_run_id};
 use crate::events::{
-    AgentEvent, AgentInstance, AgentUsage, ExitType, MailMessage, MolSquash, Outcome, instance_name,
+    AgentEvent, AgentInstance, AgentUsage, Done, MailMessage, MolSquash, Outcome, instance_name,
 };
 use crate::settings::{ContentSettings, MAIL_BODY_LIMIT, PROMPT_KEYS_LIMIT};
+use crate::spans::{self, ActiveSpan};
 use crate::truncate::{truncate, truncate_lossy};
 
 /// Every Gas Town instrument plus the logger, bound to one [`Provider`].
@@ -266,14 +269,16 @@ impl Recorder {
 
     /// Adds the correlation attributes (`run.id` exactly once, `work_*` when set) and emits.
     fn emit(&self, mut rec: SdkLogRecord, run: RunId<'_>) {
-        match run {
-            RunId::Ambient => {
-                if let Some(id) = scoped_run_id().or_else(|| self.fallback_run_id.clone()) {
-                    rec.add_attribute("run.id", AnyValue::String(StringValue::from(id)));
-                }
-            }
-            RunId::Explicit(id) if !id.is_empty() => rec.add_attribute("run.id", string(id)),
-            RunId::Explicit(_) => {}
+        let run_id = match run {
+            RunId::Ambient => scoped_run_id().or_else(|| self.fallback_run_id.clone()),
+            RunId::Explicit(id) if !id.is_empty() => Some(Arc::from(id)),
+            RunId::Explicit(_) => None,
+        };
+        if let Some(id) = &run_id {
+            rec.add_attribute(
+                "run.id",
+                AnyValue::String(StringValue::from(Arc::clone(id))),
+            );
         }
         let work = current_work();
         for (key, value) in [
@@ -285,7 +290,55 @@ impl Recorder {
                 rec.add_attribute(key, AnyValue::String(StringValue::from(Arc::clone(value))));
             }
         }
-        self.logger.emit(rec);
+        match self.provider.tracer() {
+            Some(tracer) if !is_transcript_event(&rec) => {
+                self.emit_in_span(tracer, rec, run_id.as_deref());
+            }
+            _ => self.logger.emit(rec),
+        }
+    }
+
+    /// Emits `rec` inside the current span (which takes its attributes and status), or inside
+    /// an instantaneous span of its own (see [`crate::spans`]).
+    fn emit_in_span(&self, tracer: &SdkTracer, rec: SdkLogRecord, run_id: Option<&str>) {
+        let attributes: Vec<KeyValue> = rec
+            .attributes_iter()
+            .filter_map(|(k, v)| Some(KeyValue::new(k.clone(), spans::span_value(v)?)))
+            .collect();
+        let error = rec
+            .severity_number()
+            .filter(|s| *s >= Severity::Error)
+            .map(|_| {
+                rec.attributes_iter()
+                    .find(|(k, _)| k.as_str() == "error")
+                    .map_or_else(String::new, |(_, v)| match v {
+                        AnyValue::String(s) => s.to_string(),
+                        _ => String::new(),
+                    })
+            });
+        let current = opentelemetry::Context::current();
+        if current.has_active_span() {
+            spans::annotate(&current, attributes, error);
+            self.logger.emit(rec);
+            return;
+        }
+        let name = rec.event_name().unwrap_or(telemetry_core::SCOPE_NAME);
+        let span = ActiveSpan::start(tracer, name, run_id);
+        spans::annotate(span.context(), attributes, error);
+        {
+            let _inside = span.attach();
+            self.logger.emit(rec);
+        }
+        span.end();
+    }
+
+    /// Starts a span named `name` for work whose events and children belong to it (a bd call,
+    /// a prime): attach it while the work runs, end it after. `None` without a traces URL.
+    #[must_use]
+    pub fn start_span(&self, name: &'static str) -> Option<ActiveSpan> {
+        let tracer = self.provider.tracer()?;
+        let run_id = scoped_run_id().or_else(|| self.fallback_run_id.clone());
+        Some(ActiveSpan::start(tracer, name, run_id.as_deref()))
     }
 
     /// The common shape: string `fields`, then `status`/`error`; counter +1 with `status`
@@ -544,16 +597,27 @@ impl Recorder {
         );
     }
 
-    /// `done`: `gt done` finished with `exit_type`.
-    pub fn done(&self, exit_type: ExitType, outcome: Outcome<'_>) {
-        let exit = exit_type.as_str();
-        self.outcome_event(
-            &event::DONE,
-            &self.inst.done,
-            &[("exit_type", exit)],
-            &[("exit_type", exit)],
-            outcome,
-        );
+    /// `done`: `gt done` finished with `done.exit_type`, for `done.rig`/`done.bead_id` (each
+    /// omitted when empty), `done.time_to_complete_ms` after the bead became current (omitted
+    /// when unknown). The counter is labelled with `exit_type` only (a bead is unbounded).
+    pub fn done(&self, done: &Done<'_>, outcome: Outcome<'_>) {
+        let exit = done.exit_type.as_str();
+        let status = Status::of(outcome);
+        self.inst
+            .done
+            .add(1, &[status.kv(), label("exit_type", exit)]);
+        let mut rec = self.start(&event::DONE, status.severity(), SystemTime::now());
+        rec.add_attribute("exit_type", string(exit));
+        for (key, value) in [("rig", done.rig), ("bead_id", done.bead_id)] {
+            if !value.is_empty() {
+                rec.add_attribute(key, string(value));
+            }
+        }
+        if let Some(ms) = done.time_to_complete_ms {
+            rec.add_attribute("time_to_complete_ms", int(ms));
+        }
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
     }
 
     /// `daemon.restart` (INFO): the daemon restarted an agent of `agent_type`.
@@ -779,6 +843,12 @@ impl Recorder {
     pub fn publish_agent_totals(&self, contributor: &str, totals: &AgentTotals) {
         self.provider.publish(contributor, totals.points());
     }
+}
+
+/// `agent.event` and `agent.usage` carry the transcript's times: they get spans of their own
+/// from agent-log, not an instantaneous one at the time they are read.
+fn is_transcript_event(rec: &SdkLogRecord) -> bool {
+    matches!(rec.event_name(), Some(name) if name == event::AGENT_EVENT.name || name == event::AGENT_USAGE.name)
 }
 
 /// This machine's host name, looked up once per process.

@@ -7,13 +7,14 @@ use std::cell::Cell;
 use std::time::{Duration, SystemTime};
 
 use telemetry_recorder::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, ExitType, MailMessage, MessageRole,
-    MolSquash, record_agent_event, record_agent_instantiate, record_agent_state_change,
-    record_agent_usage, record_bd_call, record_bead_create, record_convoy_create,
-    record_daemon_restart, record_done, record_formula_instantiate, record_mail, record_mol_burn,
-    record_mol_cook, record_mol_squash, record_mol_wisp, record_nudge, record_pane_output,
-    record_polecat_remove, record_polecat_spawn, record_prime, record_prime_context,
-    record_prompt_send, record_session_start, record_session_stop, record_sling,
+    AgentEvent, AgentEventType, AgentInstance, AgentUsage, Done, ExitType, MailMessage,
+    MessageRole, MolSquash, record_agent_event, record_agent_instantiate,
+    record_agent_state_change, record_agent_usage, record_bd_call, record_bead_create,
+    record_convoy_create, record_daemon_restart, record_done, record_formula_instantiate,
+    record_mail, record_mol_burn, record_mol_cook, record_mol_squash, record_mol_wisp,
+    record_nudge, record_pane_output, record_polecat_remove, record_polecat_spawn, record_prime,
+    record_prime_context, record_prompt_send, record_session_start, record_session_stop,
+    record_sling,
 };
 
 thread_local! {
@@ -94,7 +95,15 @@ fn every_record_function_is_an_allocation_free_no_op_when_telemetry_is_off() {
         record_polecat_remove("Toast", Ok(()));
         record_sling("gt-1", "Toast", Ok(()));
         record_nudge("Toast", Ok(()));
-        record_done(ExitType::Completed, Ok(()));
+        record_done(
+            &Done {
+                exit_type: ExitType::Completed,
+                rig: "",
+                bead_id: "",
+                time_to_complete_ms: None,
+            },
+            Ok(()),
+        );
         record_daemon_restart("claudecode");
         record_formula_instantiate("f", "b", Ok(()));
         record_convoy_create("b", Ok(()));

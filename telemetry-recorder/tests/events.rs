@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 use common::{Harness, count_key, points, s};
 use otlp_capture::{LogRecord, MetricKind, MetricPoint, PointValue, Value};
 use telemetry_recorder::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, AttrKind, ContentSettings, EventSpec,
-    ExitType, InstrumentKind, MailMessage, MessageRole, MolSquash, Outcome, Recorder, SeverityRule,
-    WorkContext, catalog, tool_use_content, with_run_id, with_work_context,
+    AgentEvent, AgentEventType, AgentInstance, AgentUsage, AttrKind, ContentSettings, Done,
+    EventSpec, ExitType, InstrumentKind, MailMessage, MessageRole, MolSquash, Outcome, Recorder,
+    SeverityRule, WorkContext, catalog, tool_use_content, with_run_id, with_work_context,
 };
 
 /// An error whose message the records must carry verbatim.
@@ -232,8 +232,23 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "done",
-            |r, o| r.done(ExitType::Escalated, o),
-            &[("exit_type", s("ESCALATED"))],
+            |r, o| {
+                r.done(
+                    &Done {
+                        exit_type: ExitType::Escalated,
+                        rig: "gastown",
+                        bead_id: "gt-42",
+                        time_to_complete_ms: Some(1500),
+                    },
+                    o,
+                );
+            },
+            &[
+                ("exit_type", s("ESCALATED")),
+                ("rig", s("gastown")),
+                ("bead_id", s("gt-42")),
+                ("time_to_complete_ms", Value::Int(1500)),
+            ],
             &[("exit_type", s("ESCALATED"))],
         ),
         case(

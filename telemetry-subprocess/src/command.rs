@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+use crate::carrier::{baggage_from_lookup, inject};
 use crate::child_env::otel_env_for_subprocess_from_lookup;
 
 mod sealed {
@@ -18,8 +19,10 @@ mod sealed {
 pub trait CommandTelemetryExt: sealed::Sealed {
     /// Sets `OTEL_RESOURCE_ATTRIBUTES`, `BD_OTEL_METRICS_URL`, `BD_OTEL_LOGS_URL` and `GT_RUN`
     /// on the command, computed from this process's environment as
-    /// [`crate::otel_env_for_subprocess`] does. Other variables are left alone, so it also
-    /// works after `env_clear()`. Sets nothing when telemetry is off.
+    /// [`crate::otel_env_for_subprocess`] does, and the W3C carrier ([`crate::carrier`]):
+    /// `TRACEPARENT` naming the current span (or the process's own parent), `BAGGAGE` with
+    /// `gt.run_id` and the work context. Other variables are left alone, so it also works after
+    /// `env_clear()`. Sets nothing when telemetry is off.
     fn with_gt_telemetry(&mut self) -> &mut Command;
 
     /// As [`CommandTelemetryExt::with_gt_telemetry`], with the variables read through `lookup`
@@ -33,6 +36,14 @@ impl CommandTelemetryExt for Command {
     }
 
     fn with_gt_telemetry_from(&mut self, lookup: impl Fn(&str) -> Option<String>) -> &mut Command {
-        self.envs(otel_env_for_subprocess_from_lookup(lookup))
+        let env = otel_env_for_subprocess_from_lookup(&lookup);
+        if env.is_empty() {
+            return self;
+        }
+        let carrier = inject(
+            &telemetry_core::trace::current_or_process_parent(),
+            baggage_from_lookup(&lookup),
+        );
+        self.envs(env).envs(carrier)
     }
 }

@@ -26,6 +26,7 @@
 //! (`telemetry_core::resource::parse_resource_attributes` is the workspace's one reader), or
 //! touch the process environment anywhere but [`set_process_otel_attrs`].
 
+pub mod carrier;
 pub mod child_env;
 pub mod command;
 pub mod error;

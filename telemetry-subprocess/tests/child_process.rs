@@ -5,8 +5,8 @@ use std::process::Command;
 
 use telemetry_core::config::{DEFAULT_LOGS_URL, DEFAULT_METRICS_URL};
 use telemetry_core::env::{
-    BD_OTEL_LOGS_URL, BD_OTEL_METRICS_URL, GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_POLECAT,
-    GT_RIG, GT_ROLE, GT_RUN, GT_SESSION, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
+    BAGGAGE, BD_OTEL_LOGS_URL, BD_OTEL_METRICS_URL, GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL,
+    GT_POLECAT, GT_RIG, GT_ROLE, GT_RUN, GT_SESSION, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
 };
 use telemetry_core::resource::parse_resource_attributes;
 use telemetry_subprocess::{CommandTelemetryExt as _, otel_env_for_subprocess_from_lookup};
@@ -56,7 +56,7 @@ fn child_prints(name: &str, vars: &[(&str, &str)]) -> String {
 }
 
 #[test]
-fn child_sees_exactly_the_four_variables() {
+fn child_sees_exactly_the_four_variables_and_the_baggage() {
     let seen = child_env(&[
         (GT_OTEL_METRICS_URL, METRICS),
         (GT_OTEL_LOGS_URL, LOGS),
@@ -77,6 +77,8 @@ fn child_sees_exactly_the_four_variables() {
         (BD_OTEL_METRICS_URL, METRICS.to_owned()),
         (BD_OTEL_LOGS_URL, LOGS.to_owned()),
         (GT_RUN, RUN.to_owned()),
+        // No span is current and the process has no parent: no TRACEPARENT, only baggage.
+        (BAGGAGE, format!("gt.run_id={RUN}")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -415,7 +415,8 @@ pub fn declaration_line(env_source: &str, name: &str) -> Option<usize> {
 /// declared variables (`declared`, as declared in `env_source`, the text of [`ENV_MODULE`]),
 /// both ways; and checks that each declaration's doc comment states a default.
 ///
-/// A variables row is a table row whose first cell is an upper-case name with an underscore.
+/// A variables row is a table row whose first cell is an upper-case name with an underscore,
+/// or a declared name.
 #[must_use]
 pub fn check_env_vars(
     text: &str,
@@ -429,7 +430,8 @@ pub fn check_env_vars(
     let mut documented = BTreeSet::new();
     for row in table_rows(text) {
         let name = unquote(row.cells.first().map_or("", String::as_str)).to_owned();
-        if !variable.is_match(&name) {
+        // Declared names without an underscore (the W3C carrier's `TRACEPARENT`) count too.
+        if !variable.is_match(&name) && !names.contains(name.as_str()) {
             continue;
         }
         let default = row.cells.get(1).map_or("", |c| c.trim());

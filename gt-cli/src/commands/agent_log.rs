@@ -13,15 +13,17 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use agent_log::attribution::Attribution;
 use agent_log::discover::{self, Ownership};
-use agent_log::follow::{self, Follower, Source};
+use agent_log::follow::{Source, Transcripts};
 use agent_log::offline;
-use agent_log::opencode_db::{self, DbFollower, DbSource, Sessions};
+use agent_log::opencode_db::{self, Database, DbSource, Sessions};
+use agent_log::pump;
 use agent_log::settings::{self, FollowFlags, FollowSettings};
 use agent_log::sink::{RecordContext, TelemetrySink};
 use agent_log::state::{Checkpoint, InstanceLock, LockError, SessionFiles, Totals};
 use agent_log::watch::Wakes;
-use agent_transcripts::{AgentKind, GroupBy, Pricing};
+use agent_transcripts::{AgentKind, GroupBy, Pricing, Work, paths};
 use anyhow::Context as _;
 use telemetry_core::env::{
     GT_AGENT_LOG_STATE_DIR, GT_PRICING_FILE, GT_RIG, GT_ROLE, GT_RUN, GT_SESSION,
@@ -127,7 +129,7 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
         &cwd,
         env,
     )?;
-    let root = discover::transcript_root(
+    let root = paths::transcript_root(
         settings.agent,
         &settings.work_dir,
         env,
@@ -178,7 +180,8 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
         eprintln!("gt agent-log: telemetry is off (GT_OTEL_LOGS_URL unset): nothing to export");
         return Ok(ExitCode::SUCCESS);
     };
-    telemetry_recorder::set_work_context(telemetry_recorder::WorkContext::from_lookup(env));
+    let fallback_work = telemetry_recorder::WorkContext::from_lookup(env);
+    telemetry_recorder::set_work_context(fallback_work.clone());
     let _runtime = telemetry_runtime::install(&provider)
         .map_err(|err| eprintln!("gt agent-log: warning: no process metrics: {err}"))
         .ok();
@@ -200,10 +203,15 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
             role: settings.role.clone(),
         },
         Arc::clone(&stop),
-    );
+    )
+    .attribute_by(Attribution::new(
+        settings.work_state_dir.as_deref(),
+        &settings.session,
+        fallback_work,
+    ));
     let (finished, totals) = if settings.agent == AgentKind::OpenCode {
         // `root` is the database; its directory is watched for the database and its WAL.
-        let mut follower = DbFollower::new(
+        let mut follower = Database::follower(
             DbSource {
                 path: root.clone(),
                 sessions: Sessions::of_work_dir(&settings.work_dir),
@@ -217,12 +225,12 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
         );
         let data_dir = root.parent().map(Path::to_owned).unwrap_or_default();
         handshake(args, &format!("started {}", std::process::id()));
-        let finished = follow::run(&mut follower, &wake_rx, &stop, settings.poll, || {
+        let finished = pump::run(&mut follower, &wake_rx, &stop, settings.poll, || {
             wakes.watch_flat(&data_dir);
         });
         (finished, follower.totals())
     } else {
-        let mut follower = Follower::new(
+        let mut follower = Transcripts::follower(
             Source::Watch {
                 agent: settings.agent,
                 root: root.clone(),
@@ -236,7 +244,7 @@ fn follow_mode(args: &FollowArgs) -> anyhow::Result<ExitCode> {
             settings.idle_flush,
         );
         handshake(args, &format!("started {}", std::process::id()));
-        let finished = follow::run(&mut follower, &wake_rx, &stop, settings.poll, || {
+        let finished = pump::run(&mut follower, &wake_rx, &stop, settings.poll, || {
             wakes.watch(&root);
         });
         (finished, follower.totals())
@@ -408,7 +416,8 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             role: env(GT_ROLE).unwrap_or_default(),
         },
         Arc::clone(&stop),
-    );
+    )
+    .attribute_by(attribution(&session));
     let sink = match args.retention {
         0 => sink,
         days => sink.assume_retention(Duration::from_secs(u64::from(days) * 86_400)),
@@ -416,7 +425,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let count = files.len().max(1);
     let started = Instant::now();
     let (ok, totals) = if let Some(db) = database {
-        let mut follower = DbFollower::new(
+        let mut follower = Database::follower(
             DbSource {
                 path: db.to_owned(),
                 sessions: Sessions::All,
@@ -428,10 +437,10 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             None,
             None,
         );
-        let ok = follow::replay(&mut follower, &stop, REPLAY_PATIENCE);
+        let ok = pump::replay(&mut follower, &stop, REPLAY_PATIENCE);
         (ok, follower.totals())
     } else {
-        let mut follower = Follower::new(
+        let mut follower = Transcripts::follower(
             Source::Fixed(files),
             &session,
             sink,
@@ -439,7 +448,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             None,
             Duration::ZERO,
         );
-        let ok = follow::replay(&mut follower, &stop, REPLAY_PATIENCE);
+        let ok = pump::replay(&mut follower, &stop, REPLAY_PATIENCE);
         (ok, follower.totals())
     };
     let _ = provider.shutdown(super::SHUTDOWN_DEADLINE);
@@ -469,6 +478,16 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Attribution of records to work through `session`'s ledger in the state directory the
+/// environment names; `GT_WORK_*` while the ledger has no entry.
+fn attribution(session: &str) -> Attribution {
+    Attribution::new(
+        telemetry_core::config::state_dir_from_lookup(env).as_deref(),
+        session,
+        telemetry_recorder::WorkContext::from_lookup(env),
+    )
+}
+
 fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let database = match single_database(&args.paths) {
         Some(db) => Some((db.to_owned(), Sessions::All)),
@@ -479,7 +498,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 .work_dir
                 .as_deref()
                 .context("pass an opencode.db PATH or --work-dir DIR")?;
-            let db = opencode_db::database_path(env, settings::home_dir(&env).as_deref())
+            let db = paths::opencode_database(env, settings::home_dir(&env).as_deref())
                 .context("no OpenCode database: set HOME or XDG_DATA_HOME")?;
             Some((
                 db,
@@ -501,7 +520,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let work_dir = std::env::current_dir()?.join(work_dir);
         let agent = settings::resolve_agent(args.agent.map(agent_of), &env)?;
         let root =
-            discover::transcript_root(agent, &work_dir, env, settings::home_dir(&env).as_deref())
+            paths::transcript_root(agent, &work_dir, env, settings::home_dir(&env).as_deref())
                 .context("no transcript directory for this agent: set HOME")?;
         discover::list_files(&root, "jsonl")
             .into_iter()
@@ -529,8 +548,37 @@ fn print_report(
         ReportBy::Session => GroupBy::Session,
         ReportBy::Model => GroupBy::Model,
         ReportBy::Day => GroupBy::Day,
+        ReportBy::Bead => GroupBy::Bead,
+        ReportBy::Rig => GroupBy::Rig,
+        ReportBy::Mol => GroupBy::Mol,
     };
-    let report = agent_transcripts::report(usages, by, &pricing);
+    let session = args
+        .session
+        .clone()
+        .or_else(|| env(GT_SESSION))
+        .filter(|s| !s.trim().is_empty());
+    let report = match (by, session) {
+        (GroupBy::Bead | GroupBy::Rig | GroupBy::Mol, None) => {
+            anyhow::bail!(
+                "--by bead, rig or mol needs --session (or {GT_SESSION}): the session's work \
+                 ledger says which work each usage was for"
+            )
+        }
+        (_, None) => agent_transcripts::report(usages, by, &pricing),
+        (_, Some(session)) => {
+            let mut work = attribution(&session);
+            let attributed = usages.into_iter().map(|u| {
+                let ctx = work.at(u.timestamp);
+                let w = Work {
+                    rig: ctx.rig.clone(),
+                    bead: ctx.bead.clone(),
+                    mol: ctx.mol.clone(),
+                };
+                (u, w)
+            });
+            agent_transcripts::report_attributed(attributed, by, &pricing)
+        }
+    };
     if args.json {
         println!("{}", report.to_json());
     } else {

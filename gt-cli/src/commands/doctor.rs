@@ -10,6 +10,8 @@ use telemetry_core::config::redact_url;
 use telemetry_core::env::{
     GT_BD_BIN, GT_LOG_AGENT_OUTPUT, GT_LOG_BD_OUTPUT, GT_LOG_MAIL_BODY, GT_LOG_PANE_OUTPUT,
     GT_LOG_PRIME_CONTEXT, GT_LOG_PROMPT_KEYS, GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL,
+    GT_OTEL_TRACES_URL, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
 };
 
 use crate::args::DoctorArgs;
@@ -29,7 +31,7 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
         println!("telemetry: on");
     } else {
         println!(
-            "telemetry: off ({GT_OTEL_METRICS_URL} and {GT_OTEL_LOGS_URL} unset, or OTEL_SDK_DISABLED=true)"
+            "telemetry: off ({GT_OTEL_METRICS_URL}, {GT_OTEL_LOGS_URL}, {GT_OTEL_TRACES_URL} and {OTEL_EXPORTER_OTLP_ENDPOINT} unset, or OTEL_SDK_DISABLED=true)"
         );
     }
     for warning in &config.warnings {
@@ -43,16 +45,34 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         };
-    for (signal, var, url) in [
-        ("metrics", GT_OTEL_METRICS_URL, &config.metrics_url),
-        ("logs", GT_OTEL_LOGS_URL, &config.logs_url),
+    for (signal, vars, url) in [
+        (
+            "metrics",
+            [GT_OTEL_METRICS_URL, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT],
+            &config.metrics_url,
+        ),
+        (
+            "logs",
+            [GT_OTEL_LOGS_URL, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT],
+            &config.logs_url,
+        ),
+        (
+            "traces",
+            [GT_OTEL_TRACES_URL, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT],
+            &config.traces_url,
+        ),
     ] {
         let Some(url) = url else { continue };
         let shown = redact_url(url);
-        let source = if env(var).is_some() {
-            format!("from {var}")
-        } else {
-            format!("default; {var} unset")
+        let gt_own = [GT_OTEL_METRICS_URL, GT_OTEL_LOGS_URL, GT_OTEL_TRACES_URL]
+            .iter()
+            .any(|v| env(v).is_some());
+        let source = match vars.iter().find(|v| env(v).is_some()) {
+            Some(var) => format!("from {var}"),
+            None if !gt_own && env(OTEL_EXPORTER_OTLP_ENDPOINT).is_some() => {
+                format!("from {OTEL_EXPORTER_OTLP_ENDPOINT}")
+            }
+            None => format!("default; {} unset", vars[0]),
         };
         match transport.probe(url, &config.headers) {
             Ok(seen) if seen.accepted() => {

@@ -22,7 +22,7 @@ pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 /// Runs one command.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Prime(args) => with_telemetry(|| prime::run(&args)),
+        Command::Prime(args) => with_telemetry(|| in_span("prime", || prime::run(&args))),
         Command::Bd(args) => with_telemetry(|| bd::run(&args)),
         Command::Otel(OtelCommand::Doctor(args)) => doctor::run(&args),
         Command::Otel(OtelCommand::Emit(args)) => emit::run(&args),
@@ -32,6 +32,22 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Otel(OtelCommand::Spool(command)) => otel_spool::run(&command),
         Command::AgentLog(args) => agent_log::run(&args),
     }
+}
+
+/// Runs `command` inside a span named `name` (with traces on): its events and the children it
+/// starts are the span's.
+fn in_span(
+    name: &'static str,
+    command: impl FnOnce() -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    let span = telemetry_recorder::start_span(name);
+    let inside = span.as_ref().map(telemetry_recorder::ActiveSpan::attach);
+    let result = command();
+    drop(inside);
+    if let Some(span) = span {
+        span.end();
+    }
+    result
 }
 
 /// Runs `command` inside a telemetry session: init before, bounded shutdown after. Telemetry
@@ -47,6 +63,12 @@ fn with_telemetry(command: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow:
             None
         });
     if provider.is_some() {
+        // The trace this process continues: a TRACEPARENT it was started with.
+        let carried = telemetry_subprocess::carrier::extract_from_lookup(|k| std::env::var(k).ok());
+        if let Some(warning) = &carried.warning {
+            eprintln!("gt: warning: telemetry: {warning}");
+        }
+        telemetry_core::trace::set_process_parent(carried.context);
         let resolved = gt_cli::work_source::resolve_for_process();
         for warning in &resolved.warnings {
             eprintln!("gt: warning: {warning}");

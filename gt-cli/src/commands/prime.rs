@@ -12,7 +12,7 @@
 use gt_cli::bd::Bd;
 use gt_cli::tmux::{Tmux, work_variables};
 use gt_cli::work::{self, Identity, Issue, Retry};
-use gt_cli::work_source::{self, current_tmux_session};
+use gt_cli::work_source;
 use std::process::ExitCode;
 use telemetry_core::env::GT_RUN;
 use telemetry_recorder::WorkContext;
@@ -152,7 +152,7 @@ fn record_in_ledger(
     let env = |k: &str| std::env::var(k).ok();
     let session = work_source::session_key(&env, || match session_flag {
         Some(flag) => Ok(Some(flag.to_owned())),
-        None => current_tmux_session(),
+        None => work_source::fresh_tmux_session(),
     });
     let ledger = match session {
         Ok(Some(session)) => work_source::ledger_for(&env, &session),
@@ -191,7 +191,7 @@ fn inject_into_tmux(session_flag: Option<&str>, ctx: &WorkContext) -> String {
     let tmux = Tmux::default();
     let session = match session_flag {
         Some(session) => session.to_owned(),
-        None => match current_tmux_session() {
+        None => match work_source::fresh_tmux_session() {
             Ok(Some(session)) => session,
             Ok(None) => return "not inside tmux; nothing injected".to_owned(),
             Err(err) => {

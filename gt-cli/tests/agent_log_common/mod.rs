@@ -96,9 +96,10 @@ impl Town {
     }
 
     /// The checkpoint's JSON, once it exists.
+    /// The session's checkpoint as `gt agent-log` resolves it (its base and its journal).
     pub(crate) fn read_checkpoint(&self, session: &str) -> Option<Value> {
-        let text = std::fs::read(self.checkpoint(session)).ok()?;
-        serde_json::from_slice(&text).ok()
+        let cp = agent_log::state::Checkpoint::load(&self.checkpoint(session)).ok()??;
+        serde_json::to_value(cp).ok()
     }
 }
 
@@ -164,6 +165,19 @@ pub(crate) fn records(rx: &Receiver, body: &str) -> Vec<LogRecord> {
     rx.logs()
         .into_iter()
         .filter(|r| r.body_str() == Some(body))
+        .collect()
+}
+
+/// `message_id` of every agent.usage received, with its attribute `key` (`""` when absent).
+pub(crate) fn usage_attr(rx: &Receiver, key: &str) -> Vec<(String, String)> {
+    records(rx, "agent.usage")
+        .iter()
+        .map(|r| {
+            (
+                r.str_attr("message_id").unwrap_or_default().to_owned(),
+                r.str_attr(key).unwrap_or_default().to_owned(),
+            )
+        })
         .collect()
 }
 
