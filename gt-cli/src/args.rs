@@ -79,7 +79,7 @@ pub(crate) struct SpoolFlushArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<std::path::PathBuf>,
     /// Send to this URL (OTLP/HTTP, or `file:///dir/` to copy) instead of the configured
-    /// GT_OTEL_METRICS_URL / GT_OTEL_LOGS_URL of each file's signal.
+    /// metrics, logs or traces URL of each file's signal.
     #[arg(long, value_name = "URL")]
     pub(crate) to: Option<String>,
     /// Ship only the files of this signal (`metrics`, `logs`, `traces`).

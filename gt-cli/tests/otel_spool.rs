@@ -193,10 +193,12 @@ import json, os, sys
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-out = {"logs": [], "metrics": []}
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+out = {"logs": [], "metrics": [], "spans": []}
 for name in sorted(os.listdir(sys.argv[1])):
     kind = name.split("-")[0]
-    message = {"logs": ExportLogsServiceRequest, "metrics": ExportMetricsServiceRequest}[kind]
+    message = {"logs": ExportLogsServiceRequest, "metrics": ExportMetricsServiceRequest,
+               "traces": ExportTraceServiceRequest}[kind]
     for line in open(os.path.join(sys.argv[1], name)):
         request = json_format.Parse(line, message())
         if kind == "logs":
@@ -210,6 +212,10 @@ for name in sorted(os.listdir(sys.argv[1])):
                             "attributes": {kv.key: kv.value.string_value for kv in r.attributes},
                             "resource": {kv.key: kv.value.string_value for kv in rl.resource.attributes},
                         })
+        elif kind == "traces":
+            for rs in request.resource_spans:
+                for ss in rs.scope_spans:
+                    out["spans"].extend(sp.name for sp in ss.spans)
         else:
             for rm in request.resource_metrics:
                 for sm in rm.scope_metrics:
@@ -236,13 +242,29 @@ fn file_output_decodes_with_the_official_otlp_json_mapping_and_ships_later() {
     let out = tempfile::tempdir().unwrap();
     let url = format!("file://{}/", out.path().display());
     let state = state_dir();
-    run_ok(&mut emit(&state, &url, &url, "offline", 7));
+    run_ok(emit(&state, &url, &url, "offline", 7).env("GT_OTEL_TRACES_URL", &url));
     let names: Vec<String> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().any(|n| n.starts_with("logs-")), "{names:?}");
     assert!(names.iter().any(|n| n.starts_with("metrics-")), "{names:?}");
+    // Trace and span ids are hex strings (the OTLP/JSON rule), not base64.
+    let traces = names
+        .iter()
+        .find(|n| n.starts_with("traces-"))
+        .expect("a traces file");
+    let text = std::fs::read_to_string(out.path().join(traces)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    let span = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+    let hex = |v: &serde_json::Value, n: usize| {
+        v.as_str()
+            .is_some_and(|s| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    assert!(
+        hex(&span["traceId"], 32) && hex(&span["spanId"], 16),
+        "{span}"
+    );
 
     if python_has_opentelemetry_proto() {
         let decoded = Command::new("python3")
@@ -267,6 +289,7 @@ fn file_output_decodes_with_the_official_otlp_json_mapping_and_ships_later() {
         assert!(logs[0]["time"].as_u64().unwrap() > 1_577_836_800_000_000_000);
         let metrics = found["metrics"].as_array().unwrap();
         assert!(!metrics.is_empty(), "{found}");
+        assert!(!found["spans"].as_array().unwrap().is_empty(), "{found}");
     }
 
     // The directory ships later to a real receiver; delivered files are removed.
@@ -352,4 +375,61 @@ fn records_of_an_outage_reach_real_victorialogs_exactly_once() {
         seen, expected,
         "each of the 101 records once in VictoriaLogs"
     );
+}
+
+#[test]
+fn spans_of_commands_run_during_an_outage_arrive_exactly_once_after_it() {
+    let receiver = Receiver::start_with(Mode::Close).unwrap();
+    let state = state_dir();
+    let (logs, metrics, traces) = (
+        receiver.url("/v1/logs"),
+        receiver.url("/v1/metrics"),
+        receiver.url("/v1/traces"),
+    );
+    let with_traces = |seq| {
+        let mut cmd = emit(&state, &logs, &metrics, "spans", seq);
+        cmd.env("GT_OTEL_TRACES_URL", &traces);
+        cmd
+    };
+    for seq in 0..5 {
+        run_ok(&mut with_traces(seq));
+    }
+    let spool = Spool::in_state_dir(&state, u64::MAX);
+    let status = spool.status().unwrap();
+    assert_eq!(
+        status.waiting.get(&Signal::Traces).map(|w| w.files),
+        Some(5)
+    );
+
+    let before = receiver.spans().len();
+    receiver.set_mode(Mode::Accept);
+    run_ok(&mut with_traces(5));
+    let seqs = |spans: &[otlp_capture::Span]| {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for span in spans {
+            if let Some((_, Value::Str(seq))) = span.resource.iter().find(|(k, _)| k == "test.seq")
+            {
+                *counts.entry(seq.clone()).or_default() += 1;
+            }
+        }
+        counts
+    };
+    let arrived = receiver
+        .wait_until(PATIENCE, |rx| {
+            let after = rx.spans().split_off(before);
+            (seqs(&after).len() >= 6).then_some(after)
+        })
+        .unwrap_or_else(|| receiver.spans().split_off(before));
+    let per_command = seqs(&arrived);
+    assert_eq!(
+        per_command.len(),
+        6,
+        "spans of all 6 commands: {per_command:?}"
+    );
+    let one = per_command["5"];
+    assert!(
+        per_command.values().all(|n| *n == one),
+        "each command's spans exactly once: {per_command:?}"
+    );
+    assert_eq!(spool.status().unwrap().waiting.get(&Signal::Traces), None);
 }

@@ -56,7 +56,8 @@ env_vars! {
     /// Default: unset; [`DEFAULT_LOGS_URL`](crate::config::DEFAULT_LOGS_URL) when only
     /// [`GT_OTEL_METRICS_URL`] is set.
     GT_OTEL_LOGS_URL;
-    /// Full OTLP/HTTP (protobuf) URL for traces, used verbatim. Setting it alone turns
+    /// Full OTLP/HTTP (protobuf) URL for traces, used verbatim, or `file:///dir/` (OTLP JSON
+    /// Lines files, as for [`GT_OTEL_LOGS_URL`]). Setting it alone turns
     /// telemetry on (metrics and logs then take their defaults). Default: unset (no spans are
     /// exported).
     GT_OTEL_TRACES_URL;
@@ -212,8 +213,8 @@ env_vars! {
     /// (`ledger/<session>.jsonl`, written by `gt prime` whether telemetry is on or off).
     /// Default: `$XDG_STATE_HOME/gastown`, else `$HOME/.local/state/gastown`.
     GT_STATE_DIR;
-    /// Size cap of the spool (`telemetry/spool/` under [`GT_STATE_DIR`]), where log batches
-    /// whose export failed wait for a later process to ship them, in MiB; when a new batch
+    /// Size cap of the spool (`telemetry/spool/` under [`GT_STATE_DIR`]), where log and span
+    /// batches whose export failed wait for a later process to ship them, in MiB; when a new batch
     /// would pass it, the oldest files are dropped and counted. `0` disables the spool;
     /// malformed: the default, with a warning. Default: 64.
     GT_OTEL_SPOOL_MAX_MB;

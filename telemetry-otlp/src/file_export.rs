@@ -13,8 +13,8 @@ use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 
-use crate::logs_export::write_line;
 use crate::otlp_json::{self, JsonlDir, Signal};
+use crate::spooling::write_line;
 
 /// See the module documentation.
 #[derive(Debug)]

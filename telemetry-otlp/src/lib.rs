@@ -24,9 +24,9 @@
 pub mod counter_store;
 mod durable;
 mod file_export;
-mod logs_export;
 pub mod otlp_json;
 pub mod spool;
+mod spooling;
 mod transport;
 
 use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
@@ -37,11 +37,12 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use telemetry_core::config::TemporalityPreference;
 use telemetry_core::{Config, InitError, Profile, Provider, Service};
 
-pub use logs_export::{DAEMON_SHIP_WINDOW, ONE_SHIP_WINDOW};
+pub use spooling::{DAEMON_SHIP_WINDOW, ONE_SHIP_WINDOW};
 pub use transport::{Probe, Transport};
 
 use durable::DurableMetricExporter;
-use logs_export::{FileLogExporter, LogsExporter, SpoolingLogExporter};
+use otlp_json::Signal;
+use spooling::{LogsExporter, Spooler, TracesExporter};
 
 /// The metrics exporter of a provider: the durable store's (cumulative, the default) or the
 /// plain OTLP exporter (delta and low-memory temporality, for backends that convert them).
@@ -192,38 +193,58 @@ pub fn build(
                 .map_err(exporter_error("metrics"))?,
         ),
     };
-    let logs = match telemetry_core::config::file_url_dir(logs_url) {
-        Some(dir) => LogsExporter::File(FileLogExporter::new(otlp_json::JsonlDir::new(dir))),
-        None => LogsExporter::Spooling(Box::new(SpoolingLogExporter::new(
-            opentelemetry_otlp::LogExporter::builder()
-                .with_http()
-                .with_http_client(transport.clone())
-                .with_protocol(Protocol::HttpBinary)
-                .with_endpoint(logs_url)
-                .with_timeout(timeout)
-                .with_headers(headers.clone())
-                .with_retry_policy(retry_policy(profile))
-                .build()
-                .map_err(exporter_error("logs"))?,
-            spool_of(config),
-            spool::Target::for_url(logs_url, &transport, &config.headers),
-            profile,
-            timeout,
-        ))),
+    // Logs and traces: a file:// URL writes OTLP JSON Lines; HTTP keeps failed batches in the
+    // spool and ships it after a success (see `spooling`).
+    let spooler = |signal, url| {
+        let target = spool::Target::for_url(url, &transport, &config.headers);
+        Spooler::new(signal, spool_of(config), target, profile, timeout)
+    };
+    let file_dir = |url| telemetry_core::config::file_url_dir(url).map(otlp_json::JsonlDir::new);
+    let logs = match file_dir(logs_url) {
+        Some(dir) => LogsExporter::File {
+            dir,
+            resource: None,
+        },
+        None => LogsExporter::Spooling {
+            inner: Box::new(
+                opentelemetry_otlp::LogExporter::builder()
+                    .with_http()
+                    .with_http_client(transport.clone())
+                    .with_protocol(Protocol::HttpBinary)
+                    .with_endpoint(logs_url)
+                    .with_timeout(timeout)
+                    .with_headers(headers.clone())
+                    .with_retry_policy(retry_policy(profile))
+                    .build()
+                    .map_err(exporter_error("logs"))?,
+            ),
+            spooler: spooler(Signal::Logs, logs_url),
+            resource: None,
+        },
     };
     let spans = match &config.traces_url {
-        Some(url) => Some(
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_http_client(transport.clone())
-                .with_protocol(Protocol::HttpBinary)
-                .with_endpoint(url)
-                .with_timeout(timeout)
-                .with_headers(headers.clone())
-                .with_retry_policy(retry_policy(profile))
-                .build()
-                .map_err(exporter_error("traces"))?,
-        ),
+        Some(url) => Some(match file_dir(url) {
+            Some(dir) => TracesExporter::File {
+                dir,
+                resource: None,
+            },
+            None => TracesExporter::Spooling {
+                inner: Box::new(
+                    opentelemetry_otlp::SpanExporter::builder()
+                        .with_http()
+                        .with_http_client(transport.clone())
+                        .with_protocol(Protocol::HttpBinary)
+                        .with_endpoint(url)
+                        .with_timeout(timeout)
+                        .with_headers(headers.clone())
+                        .with_retry_policy(retry_policy(profile))
+                        .build()
+                        .map_err(exporter_error("traces"))?,
+                ),
+                spooler: spooler(Signal::Traces, url),
+                resource: None,
+            },
+        }),
         None => None,
     };
     let published = matches!(metrics, MetricsExporter::Durable(_)).then_some(published);

@@ -11,8 +11,8 @@
 //! only after the backend acknowledged it (a 2xx answer): that removal is the acknowledgment,
 //! so a file whose removal was done is never sent again, even if the shipper is killed. A file
 //! whose request was in flight when the shipper died is sent again by the next one. Shippers
-//! of one directory exclude each other with an advisory lock (`.ship.lock`); a process that
-//! finds it held ships nothing. With a deadline, a request is only started when its timeout
+//! of one directory exclude each other per signal with an advisory lock (`.ship-logs.lock`,
+//! …); a process that finds a signal's lock held ships none of that signal's files. With a deadline, a request is only started when its timeout
 //! ends before the deadline, so shipping never runs past it.
 //!
 //! It must not decide when to ship (the exporters and `gt otel spool` do) or print anything.
@@ -30,8 +30,6 @@ use crate::otlp_json::{self, JsonlDir, JsonlFile, Signal};
 
 /// Name of the counts of dropped files inside the spool directory.
 const DROPPED_FILE: &str = ".dropped.json";
-/// Name of the shippers' lock inside a shipped directory.
-const SHIP_LOCK: &str = ".ship.lock";
 
 /// Why the spool could not keep a request.
 #[derive(Debug, thiserror::Error)]
@@ -335,7 +333,7 @@ pub struct ShipReport {
     pub skipped: u64,
     /// Files removed because they hold no OTLP/JSON request (never deliverable).
     pub unreadable: u64,
-    /// Another shipper held the directory's lock: nothing was shipped.
+    /// Another shipper held the lock of a signal: none of its files were shipped.
     pub busy: bool,
     /// The failure that stopped shipping, if one did.
     pub error: Option<String>,
@@ -363,17 +361,30 @@ pub fn ship(
             return report;
         }
     };
-    let lock = match fs::File::create(dir.path().join(SHIP_LOCK)) {
-        Ok(lock) => lock,
-        Err(err) => {
-            report.error = Some(format!("could not lock {}: {err}", dir.path().display()));
-            return report;
+    // One lock per signal, so the logs and traces exporters of one process (which shut down
+    // in parallel) ship their own files side by side.
+    let mut held = Vec::new();
+    for signal in Signal::ALL {
+        if targets(signal).is_none() {
+            continue;
         }
-    };
-    if lock.try_lock().is_err() {
-        report.busy = true;
-        return report;
+        let path = dir.path().join(format!(".ship-{signal}.lock"));
+        match fs::File::create(&path) {
+            Ok(lock) if lock.try_lock().is_ok() => held.push((signal, lock)),
+            Ok(_) => report.busy = true,
+            Err(err) => {
+                report.error = Some(format!("could not lock {}: {err}", path.display()));
+                return report;
+            }
+        }
     }
+    let targets = |signal: Signal| {
+        held.iter()
+            .any(|(s, _)| *s == signal)
+            .then(|| targets(signal))
+            .flatten()
+    };
+    let targets: &dyn Fn(Signal) -> Option<Target> = &targets;
     for (index, file) in files.iter().enumerate() {
         match ship_file(file, targets, deadline) {
             Shipped::Delivered(records) => {

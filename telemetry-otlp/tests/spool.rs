@@ -112,7 +112,7 @@ fn a_second_shipper_finds_the_lock_held_and_ships_nothing() {
     let state = tempfile::tempdir().unwrap();
     let spool = Spool::in_state_dir(state.path(), u64::MAX);
     spool.keep(Signal::Logs, &line("b", 1), 1).unwrap();
-    let held = fs::File::create(spool.dir().join(".ship.lock")).unwrap();
+    let held = fs::File::create(spool.dir().join(".ship-logs.lock")).unwrap();
     held.lock().unwrap();
     let receiver = Receiver::start().unwrap();
     let target = target(&receiver, Duration::from_secs(5));

@@ -115,7 +115,7 @@ fn flush(config: &Config, args: &SpoolFlushArgs) -> anyhow::Result<ExitCode> {
             (Some(to), _) => Some(target(to)),
             (None, Signal::Logs) => config.logs_url.as_deref().map(target),
             (None, Signal::Metrics) => config.metrics_url.as_deref().map(target),
-            (None, Signal::Traces) => None,
+            (None, Signal::Traces) => config.traces_url.as_deref().map(target),
         }
     };
     let deadline = Some(Instant::now() + Duration::from_millis(args.timeout_ms));
@@ -131,10 +131,9 @@ fn flush(config: &Config, args: &SpoolFlushArgs) -> anyhow::Result<ExitCode> {
     };
     if report.busy {
         println!(
-            "{}: another gt process is shipping it; nothing done",
+            "{}: another gt process is shipping some of its files; those were left to it",
             dir.display()
         );
-        return Ok(ExitCode::SUCCESS);
     }
     println!(
         "{}: shipped {} files ({} records); {} files left",
