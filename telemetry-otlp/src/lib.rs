@@ -201,49 +201,37 @@ pub fn build(
     };
     let file_dir = |url| telemetry_core::config::file_url_dir(url).map(otlp_json::JsonlDir::new);
     let logs = match file_dir(logs_url) {
-        Some(dir) => LogsExporter::File {
-            dir,
-            resource: None,
-        },
-        None => LogsExporter::Spooling {
-            inner: Box::new(
-                opentelemetry_otlp::LogExporter::builder()
+        Some(dir) => LogsExporter::file(dir),
+        None => LogsExporter::spooling(
+            opentelemetry_otlp::LogExporter::builder()
+                .with_http()
+                .with_http_client(transport.clone())
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(logs_url)
+                .with_timeout(timeout)
+                .with_headers(headers.clone())
+                .with_retry_policy(retry_policy(profile))
+                .build()
+                .map_err(exporter_error("logs"))?,
+            spooler(Signal::Logs, logs_url),
+        ),
+    };
+    let spans = match &config.traces_url {
+        Some(url) => Some(match file_dir(url) {
+            Some(dir) => TracesExporter::file(dir),
+            None => TracesExporter::spooling(
+                opentelemetry_otlp::SpanExporter::builder()
                     .with_http()
                     .with_http_client(transport.clone())
                     .with_protocol(Protocol::HttpBinary)
-                    .with_endpoint(logs_url)
+                    .with_endpoint(url)
                     .with_timeout(timeout)
                     .with_headers(headers.clone())
                     .with_retry_policy(retry_policy(profile))
                     .build()
-                    .map_err(exporter_error("logs"))?,
+                    .map_err(exporter_error("traces"))?,
+                spooler(Signal::Traces, url),
             ),
-            spooler: spooler(Signal::Logs, logs_url),
-            resource: None,
-        },
-    };
-    let spans = match &config.traces_url {
-        Some(url) => Some(match file_dir(url) {
-            Some(dir) => TracesExporter::File {
-                dir,
-                resource: None,
-            },
-            None => TracesExporter::Spooling {
-                inner: Box::new(
-                    opentelemetry_otlp::SpanExporter::builder()
-                        .with_http()
-                        .with_http_client(transport.clone())
-                        .with_protocol(Protocol::HttpBinary)
-                        .with_endpoint(url)
-                        .with_timeout(timeout)
-                        .with_headers(headers.clone())
-                        .with_retry_policy(retry_policy(profile))
-                        .build()
-                        .map_err(exporter_error("traces"))?,
-                ),
-                spooler: spooler(Signal::Traces, url),
-                resource: None,
-            },
         }),
         None => None,
     };

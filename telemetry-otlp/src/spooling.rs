@@ -186,14 +186,14 @@ fn traces_request(spans: Vec<SpanData>, resource: Option<&Resource>) -> ExportTr
     }
 }
 
-/// The logs exporter of [`crate::build`].
+/// The logs or span exporter of [`crate::build`], over the OTLP exporter `E` of its signal.
 #[derive(Debug)]
-pub(crate) enum LogsExporter {
+pub(crate) enum SignalExporter<E> {
     /// OTLP/HTTP, with the spool.
     Spooling {
         /// The OTLP exporter.
-        inner: Box<opentelemetry_otlp::LogExporter>,
-        /// The spool of logs.
+        inner: Box<E>,
+        /// The spool of this signal.
         spooler: Spooler,
         /// The resource the SDK set.
         resource: Option<Resource>,
@@ -205,6 +205,54 @@ pub(crate) enum LogsExporter {
         /// The resource the SDK set.
         resource: Option<Resource>,
     },
+}
+
+/// The logs exporter of [`crate::build`].
+pub(crate) type LogsExporter = SignalExporter<opentelemetry_otlp::LogExporter>;
+/// The span exporter of [`crate::build`].
+pub(crate) type TracesExporter = SignalExporter<opentelemetry_otlp::SpanExporter>;
+
+impl<E> SignalExporter<E> {
+    /// The OTLP exporter `inner`, spooling through `spooler`.
+    pub(crate) fn spooling(inner: E, spooler: Spooler) -> Self {
+        Self::Spooling {
+            inner: Box::new(inner),
+            spooler,
+            resource: None,
+        }
+    }
+
+    /// Files in `dir`.
+    pub(crate) fn file(dir: JsonlDir) -> Self {
+        Self::File {
+            dir,
+            resource: None,
+        }
+    }
+
+    /// Ships the spool (one-shot), then shuts the OTLP exporter down with `shutdown`.
+    fn shutdown_then(&self, shutdown: impl FnOnce(&E) -> OTelSdkResult) -> OTelSdkResult {
+        match self {
+            Self::Spooling { inner, spooler, .. } => {
+                spooler.shutdown();
+                shutdown(inner)
+            }
+            Self::File { .. } => Ok(()),
+        }
+    }
+
+    /// Keeps `new` for encoding, and hands it to the OTLP exporter with `set`.
+    fn set_resource_with(&mut self, new: &Resource, set: impl FnOnce(&mut E, &Resource)) {
+        match self {
+            Self::Spooling {
+                inner, resource, ..
+            } => {
+                *resource = Some(new.clone());
+                set(inner, new);
+            }
+            Self::File { resource, .. } => *resource = Some(new.clone()),
+        }
+    }
 }
 
 impl LogExporter for LogsExporter {
@@ -239,47 +287,12 @@ impl LogExporter for LogsExporter {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        match self {
-            Self::Spooling { inner, spooler, .. } => {
-                spooler.shutdown();
-                inner.shutdown_with_timeout(timeout)
-            }
-            Self::File { .. } => Ok(()),
-        }
+        self.shutdown_then(|inner| inner.shutdown_with_timeout(timeout))
     }
 
     fn set_resource(&mut self, new: &Resource) {
-        match self {
-            Self::Spooling {
-                inner, resource, ..
-            } => {
-                *resource = Some(new.clone());
-                inner.set_resource(new);
-            }
-            Self::File { resource, .. } => *resource = Some(new.clone()),
-        }
+        self.set_resource_with(new, LogExporter::set_resource);
     }
-}
-
-/// The span exporter of [`crate::build`].
-#[derive(Debug)]
-pub(crate) enum TracesExporter {
-    /// OTLP/HTTP, with the spool.
-    Spooling {
-        /// The OTLP exporter.
-        inner: Box<opentelemetry_otlp::SpanExporter>,
-        /// The spool of traces.
-        spooler: Spooler,
-        /// The resource the SDK set.
-        resource: Option<Resource>,
-    },
-    /// OTLP JSON Lines files (a `file://` endpoint).
-    File {
-        /// The directory.
-        dir: JsonlDir,
-        /// The resource the SDK set.
-        resource: Option<Resource>,
-    },
 }
 
 impl SpanExporter for TracesExporter {
@@ -313,13 +326,7 @@ impl SpanExporter for TracesExporter {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        match self {
-            Self::Spooling { inner, spooler, .. } => {
-                spooler.shutdown();
-                inner.shutdown_with_timeout(timeout)
-            }
-            Self::File { .. } => Ok(()),
-        }
+        self.shutdown_then(|inner| inner.shutdown_with_timeout(timeout))
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -330,15 +337,7 @@ impl SpanExporter for TracesExporter {
     }
 
     fn set_resource(&mut self, new: &Resource) {
-        match self {
-            Self::Spooling {
-                inner, resource, ..
-            } => {
-                *resource = Some(new.clone());
-                inner.set_resource(new);
-            }
-            Self::File { resource, .. } => *resource = Some(new.clone()),
-        }
+        self.set_resource_with(new, SpanExporter::set_resource);
     }
 }
 
