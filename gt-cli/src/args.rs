@@ -75,7 +75,8 @@ pub(crate) struct SpoolStatusArgs {
 #[derive(Debug, Args)]
 pub(crate) struct SpoolFlushArgs {
     /// Ship the OTLP JSON Lines files of this directory (e.g. a `file://` endpoint's) instead
-    /// of the spool. Each file is removed once delivered.
+    /// of the spool, once no process writes to it any more. Each file is removed once
+    /// delivered; a file that holds no OTLP/JSON request is removed too (and counted).
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<std::path::PathBuf>,
     /// Send to this URL (OTLP/HTTP, or `file:///dir/` to copy) instead of the configured
