@@ -29,9 +29,14 @@ fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
     spans.iter().filter(|s| s.name == name).collect()
 }
 
-#[test]
-fn a_session_is_one_trace_from_start_to_stop_with_the_agents_calls_under_its_root() {
-    let rx = Receiver::start().unwrap();
+/// What one session run left.
+struct Ran {
+    run_id: String,
+}
+
+/// `gt session start` of a fake agent on a private tmux server (it primes, asks bd through gt,
+/// then waits), then `gt session stop`; metrics and logs to `rx`, traces to `traces_url`.
+fn run_session(rx: &Receiver, traces_url: &str, session: &str) -> Ran {
     let tmux = TmuxServer::start("base");
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
@@ -52,14 +57,13 @@ fn a_session_is_one_trace_from_start_to_stop_with_the_agents_calls_under_its_roo
         ),
     )
     .unwrap();
-    let session = "gt-test-Toast";
     let with_env = |cmd: &mut std::process::Command| {
         cmd.env("TMUX", tmux.tmux_env())
             .env("GT_STATE_DIR", &state)
             .env("GT_BD_BIN", bd.path())
             .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
             .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
-            .env("GT_OTEL_TRACES_URL", rx.url("/v1/traces"));
+            .env("GT_OTEL_TRACES_URL", traces_url);
     };
     let mut start = gt();
     with_env(&mut start);
@@ -79,7 +83,10 @@ fn a_session_is_one_trace_from_start_to_stop_with_the_agents_calls_under_its_roo
         .to_owned();
     assert!(wait_for_file(&done), "the agent did not finish");
     let agent_env = std::fs::read_to_string(dir.path().join("agent.env")).unwrap();
-    assert!(agent_env.contains(&format!("GT_RUN={run_id}")), "{agent_env}");
+    assert!(
+        agent_env.contains(&format!("GT_RUN={run_id}")),
+        "{agent_env}"
+    );
     assert!(agent_env.contains(&format!("GT_SESSION={session}")));
     assert!(agent_env.contains("CLAUDE_CODE_ENABLE_TELEMETRY=1"));
     assert!(agent_env.contains("OTEL_LOG_USER_PROMPTS=0"));
@@ -89,21 +96,38 @@ fn a_session_is_one_trace_from_start_to_stop_with_the_agents_calls_under_its_roo
     stop.args(["session", "stop", "--session", session]);
     run_ok(&mut stop);
     assert!(!tmux_has(&tmux, session), "stop closes the tmux session");
+    Ran { run_id }
+}
 
+#[test]
+fn a_session_is_one_trace_from_start_to_stop_with_the_agents_calls_under_its_root() {
+    let rx = Receiver::start().unwrap();
+    let Ran { run_id } = run_session(&rx, &rx.url("/v1/traces"), "gt-test-Toast");
     let spans = rx
         .wait_until(Duration::from_secs(30), |rx| {
             let spans = rx.spans();
-            spans.iter().any(|s| s.name == "gt.session").then_some(spans)
+            spans
+                .iter()
+                .any(|s| s.name == "gt.session")
+                .then_some(spans)
         })
         .unwrap_or_else(|| panic!("no gt.session span in {:#?}", rx.spans()));
     let root = named(&spans, "gt.session")[0];
     let trace = run_id.replace('-', "");
     assert_eq!(hex(&root.trace_id), trace);
     assert!(root.parent_span_id.is_empty(), "{root:#?}");
-    for name in ["session.start", "agent.instantiate", "prime", "session.stop"] {
+    for name in [
+        "session.start",
+        "agent.instantiate",
+        "prime",
+        "session.stop",
+    ] {
         let found = named(&spans, name);
         assert_eq!(found.len(), 1, "{name} in {spans:#?}");
-        assert_eq!(found[0].parent_span_id, root.span_id, "{name}'s parent is the root");
+        assert_eq!(
+            found[0].parent_span_id, root.span_id,
+            "{name}'s parent is the root"
+        );
         assert_eq!(hex(&found[0].trace_id), trace, "{name}");
     }
     let prime = named(&spans, "prime")[0];
@@ -122,8 +146,84 @@ fn a_session_is_one_trace_from_start_to_stop_with_the_agents_calls_under_its_roo
 
 fn tmux_has(tmux: &TmuxServer, session: &str) -> bool {
     std::process::Command::new("tmux")
-        .args(["-L", &tmux.name, "has-session", "-t", &format!("={session}")])
+        .args([
+            "-L",
+            &tmux.name,
+            "has-session",
+            "-t",
+            &format!("={session}"),
+        ])
         .env_remove("TMUX")
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// One span as Arize Phoenix gives it back (`/v1/projects/default/spans`).
+#[derive(Debug)]
+struct Stored {
+    name: String,
+    span_id: String,
+    parent_id: Option<String>,
+}
+
+#[test]
+fn phoenix_stores_the_session_as_one_trace_rooted_at_gt_session() {
+    let Ok(base) = std::env::var("TRACES_BASE_URL") else {
+        eprintln!(
+            "skipped: set TRACES_BASE_URL (CI starts Arize Phoenix with .ci/traces-setup.sh)"
+        );
+        return;
+    };
+    let rx = Receiver::start().unwrap();
+    let Ran { run_id } = run_session(&rx, &format!("{base}/v1/traces"), "gt-phoenix-Toast");
+    let trace = run_id.replace('-', "");
+    let url = format!("{base}/v1/projects/default/spans?trace_id={trace}&limit=1000");
+    let spans = support::backends::poll(Duration::from_secs(60), || {
+        let body = support::backends::curl(&url, &[]);
+        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let spans: Vec<Stored> = json["data"]
+            .as_array()?
+            .iter()
+            .filter(|s| s["context"]["trace_id"] == trace.as_str())
+            .map(|s| Stored {
+                name: s["name"].as_str().unwrap_or_default().to_owned(),
+                span_id: s["context"]["span_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                parent_id: s["parent_id"].as_str().map(str::to_owned),
+            })
+            .collect();
+        let complete = ["gt.session", "prime", "bd.call", "session.stop"]
+            .iter()
+            .all(|n| spans.iter().any(|s| s.name == *n));
+        complete.then_some(spans)
+    })
+    .unwrap_or_else(|| panic!("the session's trace did not reach Phoenix ({url})"));
+    let root = spans.iter().find(|s| s.name == "gt.session").unwrap();
+    assert_eq!(root.parent_id, None, "{spans:#?}");
+    let prime = spans.iter().find(|s| s.name == "prime").unwrap();
+    assert_eq!(prime.parent_id.as_deref(), Some(root.span_id.as_str()));
+    for name in ["session.start", "agent.instantiate", "session.stop"] {
+        let span = spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(
+            span.parent_id.as_deref(),
+            Some(root.span_id.as_str()),
+            "{name}"
+        );
+    }
+    let calls: Vec<&Stored> = spans.iter().filter(|s| s.name == "bd.call").collect();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.parent_id.as_deref() == Some(prime.span_id.as_str()))
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.parent_id.as_deref() == Some(root.span_id.as_str()))
+    );
 }
