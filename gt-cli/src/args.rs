@@ -28,6 +28,61 @@ pub(crate) enum Command {
     /// Follow an agent's transcripts and export token usage and conversation events; or
     /// replay or report on transcripts.
     AgentLog(AgentLogArgs),
+    /// Start or stop an agent session: tmux, identity, run id, the session's root span, the
+    /// agent's own telemetry, agent-log.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+/// `gt session` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionCommand {
+    /// Create (or join) the tmux session and start the agent in it: mints GT_RUN, sets the
+    /// identity variables, records session.start and agent.instantiate, starts the session's
+    /// root span (gt.session), wires the agent's own telemetry, and starts a detached
+    /// agent-log when GT_LOG_AGENT_OUTPUT=true.
+    Start(SessionStartArgs),
+    /// Record session.stop, stop the session's agent-log (with a flush), end the root span and
+    /// close the tmux session.
+    Stop(SessionStopArgs),
+}
+
+/// Options of `gt session start`.
+#[derive(Debug, Args)]
+pub(crate) struct SessionStartArgs {
+    /// The agent's role (GT_ROLE), e.g. `gastown/polecats/Toast`.
+    #[arg(long)]
+    pub(crate) role: String,
+    /// The agent (default claudecode).
+    #[arg(long, value_enum, default_value = "claudecode")]
+    pub(crate) agent: AgentArg,
+    /// The agent's work directory (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) work_dir: Option<std::path::PathBuf>,
+    /// The tmux session (default: `gt-` and the role with `/` as `-`).
+    #[arg(long)]
+    pub(crate) session: Option<String>,
+    /// The rig (default: the role's first component).
+    #[arg(long)]
+    pub(crate) rig: Option<String>,
+    /// The agent's command (after `--`; default: `claude`, `codex` or `opencode`).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub(crate) command: Vec<String>,
+}
+
+/// Options of `gt session stop`.
+#[derive(Debug, Args)]
+pub(crate) struct SessionStopArgs {
+    /// The tmux session (default: GT_SESSION, else the tmux session gt runs in).
+    #[arg(long)]
+    pub(crate) session: Option<String>,
+    /// Leave the tmux session running.
+    #[arg(long)]
+    pub(crate) keep_tmux: bool,
 }
 
 /// Options of `gt bd`.

@@ -104,6 +104,57 @@ impl Tmux {
         }
     }
 
+    /// Whether `session` exists (matched exactly).
+    #[must_use]
+    pub fn has_session(&self, session: &str) -> bool {
+        self.run(&["has-session", "-t", &format!("={session}")])
+            .is_ok()
+    }
+
+    /// Starts `argv` in `session` with `env` set, in `dir`: a new detached session, or a new
+    /// window of the existing one (whose environment then takes `env` too, for later panes).
+    ///
+    /// # Errors
+    /// When tmux fails.
+    pub fn start_in_session(
+        &self,
+        session: &str,
+        dir: &std::path::Path,
+        env: &[(String, String)],
+        argv: &[String],
+    ) -> Result<(), TmuxError> {
+        let dir = dir.to_string_lossy().into_owned();
+        let mut args: Vec<String> = if self.has_session(session) {
+            for (k, v) in env {
+                self.run(&["set-environment", "-t", session, k, v])?;
+            }
+            ["new-window", "-t", &format!("={session}:"), "-c", &dir]
+                .map(str::to_owned)
+                .to_vec()
+        } else {
+            ["new-session", "-d", "-s", session, "-c", &dir]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        for (k, v) in env {
+            args.push("-e".to_owned());
+            args.push(format!("{k}={v}"));
+        }
+        args.push("--".to_owned());
+        args.extend(argv.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&args).map(drop)
+    }
+
+    /// Closes `session`.
+    ///
+    /// # Errors
+    /// When tmux fails (the session is gone already, the server is not running).
+    pub fn kill_session(&self, session: &str) -> Result<(), TmuxError> {
+        self.run(&["kill-session", "-t", &format!("={session}")])
+            .map(drop)
+    }
+
     /// The name of the session this process runs in.
     ///
     /// # Errors

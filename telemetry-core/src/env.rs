@@ -167,6 +167,30 @@ env_vars! {
     /// `gt.work_mol`) for its children, with [`TRACEPARENT`]. Default: unset.
     BAGGAGE;
 
+    // Written for the agent by `gt session start` (its own telemetry).
+
+    /// Claude Code's telemetry switch: `gt session start` sets `1` for a Claude Code agent
+    /// when telemetry is on. Default: not written while telemetry is off.
+    CLAUDE_CODE_ENABLE_TELEMETRY;
+    /// Standard OpenTelemetry exporter choice for metrics: `otlp` for a Claude Code agent.
+    /// Default: not written while telemetry is off.
+    OTEL_METRICS_EXPORTER;
+    /// Standard OpenTelemetry exporter choice for logs: `otlp` for a Claude Code agent.
+    /// Default: not written while telemetry is off.
+    OTEL_LOGS_EXPORTER;
+    /// Standard OpenTelemetry exporter choice for traces: `otlp` for an OpenCode agent when a
+    /// traces URL is set. Default: not written otherwise.
+    OTEL_TRACES_EXPORTER;
+    /// Standard OTLP protocol: `http/protobuf` for Claude Code and OpenCode agents.
+    /// Default: not written while telemetry is off.
+    OTEL_EXPORTER_OTLP_PROTOCOL;
+    /// Claude Code's prompt-content logging: `1` only with `GT_LOG_PROMPT_KEYS=true`, else `0`
+    /// (the Go original turned it on). Default: `0` (written while telemetry is on).
+    OTEL_LOG_USER_PROMPTS;
+    /// Claude Code's tool-detail logging: `1` only with `GT_LOG_AGENT_OUTPUT=true`, else `0`.
+    /// Default: `0` (written while telemetry is on).
+    OTEL_LOG_TOOL_DETAILS;
+
     /// Where `bd` (and every child) sends its metrics: written by gt, mirroring the effective
     /// [`GT_OTEL_METRICS_URL`]. Default: not written while telemetry is off.
     BD_OTEL_METRICS_URL;

@@ -238,6 +238,13 @@ impl Provider {
         self.inner.tracer.as_ref()
     }
 
+    /// The SDK tracer provider when a traces URL is configured, for spans built by hand (a
+    /// root span ended by another process than the one that started it).
+    #[must_use]
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.inner.tracer_provider.as_ref()
+    }
+
     /// The SDK meter provider, for callers that need their own scope (runtime metrics).
     #[must_use]
     pub fn meter_provider(&self) -> &SdkMeterProvider {

@@ -8,12 +8,13 @@ mod emit;
 mod otel_env;
 mod otel_spool;
 mod prime;
+mod session;
 mod work;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::args::{Cli, Command, OtelCommand};
+use crate::args::{Cli, Command, OtelCommand, SessionCommand};
 
 /// The shutdown bound for one-shot commands (the data model's recommended caller bound). With
 /// the one-shot export profile a dead or hanging backend costs about one exporter timeout (1 s).
@@ -31,6 +32,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Otel(OtelCommand::Env(args)) => Ok(otel_env::run(&args)),
         Command::Otel(OtelCommand::Spool(command)) => otel_spool::run(&command),
         Command::AgentLog(args) => agent_log::run(&args),
+        Command::Session(SessionCommand::Start(args)) => session::start(&args),
+        Command::Session(SessionCommand::Stop(args)) => session::stop(&args),
     }
 }
 
