@@ -438,6 +438,7 @@ fn push_content(
         source_id: base.source_id.clone(),
         index: base.index,
         tool_use_id: String::new(),
+        message_id: base.message_id.clone(),
     }));
     // The blocks of one line are numbered from 0 in the order they are emitted.
     base.index = base.index.saturating_add(1);
@@ -565,6 +566,7 @@ impl TranscriptParser for ClaudeCodeParser {
             source_id: raw.uuid.unwrap_or("").to_owned(),
             index: 0,
             tool_use_id: String::new(),
+            message_id: message.id.unwrap_or("").to_owned(),
         };
         // The line before this one in the same session (the prompt or tool result a new
         // message answers); a line of another session or sidechain says nothing about it.
@@ -686,6 +688,12 @@ mod tests {
                 (EventType::ToolResult, "toolu_1")
             ]
         );
+        let tool_use = out
+            .iter()
+            .filter_map(Event::as_content)
+            .nth(1)
+            .expect("tool use");
+        assert_eq!(tool_use.message_id, "m1");
     }
 
     #[test]

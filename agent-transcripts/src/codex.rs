@@ -324,6 +324,7 @@ impl CodexParser {
             source_id: String::new(),
             index: 0,
             tool_use_id: String::new(),
+            message_id: String::new(),
         })
     }
 }

@@ -127,6 +127,11 @@ pub struct ContentEvent {
     /// transcript has none. Not part of [`crate::record_id`].
     #[serde(default)]
     pub tool_use_id: String,
+    /// The provider's id of the message the block belongs to (Claude Code `message.id`,
+    /// OpenCode part `messageID`), the same as its [`Usage::message_id`]; empty when the
+    /// transcript has none (Codex, Claude Code user lines). Not part of [`crate::record_id`].
+    #[serde(default)]
+    pub message_id: String,
 }
 
 /// The tokens of one billed model request, counted once.
@@ -186,6 +191,7 @@ impl Default for ContentEvent {
             source_id: String::new(),
             index: 0,
             tool_use_id: String::new(),
+            message_id: String::new(),
         }
     }
 }

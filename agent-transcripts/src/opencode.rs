@@ -476,6 +476,7 @@ impl OpenCodeParser {
                 } else {
                     call_id.clone()
                 },
+                message_id: message_id.to_owned(),
             }));
         }
         LineOutcome::Parsed
