@@ -275,8 +275,9 @@ pub struct ClaudeCodeState {
     /// Keys of requests already emitted: oldest first, bounded by the dedup capacity; for an
     /// [exact](ClaudeCodeParser::exact) parser, every key's hash as `#<32 hex digits>`.
     pub seen_keys: Vec<String>,
-    /// The request whose usage is held back, if any.
-    pub pending: Option<PendingUsage>,
+    /// The request whose usage is held back, if any (boxed: it is most of the state's size;
+    /// the JSON is the same).
+    pub pending: Option<Box<PendingUsage>>,
 }
 
 /// Parses Claude Code transcript lines. See the [module docs](self) for the rules.
@@ -634,7 +635,7 @@ impl TranscriptParser for ClaudeCodeParser {
     fn dedup_state(&self) -> DedupState {
         DedupState::ClaudeCode(ClaudeCodeState {
             seen_keys: self.seen.keys(),
-            pending: self.pending.clone(),
+            pending: self.pending.clone().map(Box::new),
         })
     }
 
@@ -642,7 +643,7 @@ impl TranscriptParser for ClaudeCodeParser {
         match state {
             DedupState::ClaudeCode(s) => {
                 self.seen.restore(s.seen_keys);
-                self.pending = s.pending;
+                self.pending = s.pending.map(|p| *p);
                 Ok(())
             }
             other => Err(StateError::WrongAgent {
