@@ -9,8 +9,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agent_log_common::Town;
+use agent_log_common::{Town, assistant, user};
 use otlp_capture::{Receiver, Span, Value};
+use serde_json::json;
 use work_ledger::{Change, Entry, Source};
 
 const OUTER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
@@ -25,18 +26,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn line(kind: &str, at: &str, uuid: &str, message: &serde_json::Value) -> String {
-    let mut l = serde_json::json!({
-        "type": kind, "timestamp": at, "sessionId": "native-1", "uuid": uuid, "message": message,
-    });
-    if kind == "assistant" {
-        l["requestId"] = format!("req_{}", message["id"].as_str().unwrap()).into();
-    }
-    format!("{l}\n")
-}
-
 fn usage(input: u64, output: u64, read: u64, write: u64) -> serde_json::Value {
-    serde_json::json!({"input_tokens": input, "output_tokens": output,
+    json!({"input_tokens": input, "output_tokens": output,
         "cache_read_input_tokens": read, "cache_creation_input_tokens": write})
 }
 
@@ -44,45 +35,40 @@ fn usage(input: u64, output: u64, read: u64, write: u64) -> serde_json::Value {
 /// a tool_result 4.5 s after the tool_use, then msg_2.
 fn transcript(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
-    let mut text = String::new();
-    text += &line(
-        "user",
-        "2026-01-05T10:00:00Z",
-        "u0",
-        &serde_json::json!({"role": "user", "content": "fix the build"}),
-    );
-    text += &line(
-        "assistant",
-        "2026-01-05T10:00:02Z",
-        "a1",
-        &serde_json::json!({"id": "msg_1", "model": MODEL, "role": "assistant",
-            "content": [{"type": "text", "text": "Looking."}], "usage": usage(100, 5, 2000, 300)}),
-    );
-    text += &line(
-        "assistant",
-        "2026-01-05T10:00:03Z",
-        "a2",
-        &serde_json::json!({"id": "msg_1", "model": MODEL, "role": "assistant",
-            "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash",
-                "input": {"command": "cargo build"}}],
-            "usage": usage(100, 40, 2000, 300)}),
-    );
-    text += &line(
-        "user",
-        "2026-01-05T10:00:07.500Z",
-        "u1",
-        &serde_json::json!({"role": "user", "content": [{"type": "tool_result",
-            "tool_use_id": "toolu_1", "content": "Finished"}]}),
-    );
-    text += &line(
-        "assistant",
-        "2026-01-05T10:00:09Z",
-        "a3",
-        &serde_json::json!({"id": "msg_2", "model": MODEL, "role": "assistant",
-            "content": [{"type": "text", "text": "Built."}], "usage": usage(10, 20, 2300, 0)}),
-    );
-    let path = dir.join("native-1.jsonl");
-    std::fs::write(&path, text).unwrap();
+    let lines = [
+        user("2026-01-05T10:00:00Z", json!("fix the build")),
+        assistant(
+            "2026-01-05T10:00:02Z",
+            "msg_1",
+            "req_1",
+            MODEL,
+            json!([{"type": "text", "text": "Looking."}]),
+            usage(100, 5, 2000, 300),
+        ),
+        assistant(
+            "2026-01-05T10:00:03Z",
+            "msg_1",
+            "req_1",
+            MODEL,
+            json!([{"type": "tool_use", "id": "toolu_1", "name": "Bash",
+                "input": {"command": "cargo build"}}]),
+            usage(100, 40, 2000, 300),
+        ),
+        user(
+            "2026-01-05T10:00:07.500Z",
+            json!([{"type": "tool_result", "tool_use_id": "toolu_1", "content": "Finished"}]),
+        ),
+        assistant(
+            "2026-01-05T10:00:09Z",
+            "msg_2",
+            "req_2",
+            MODEL,
+            json!([{"type": "text", "text": "Built."}]),
+            usage(10, 20, 2300, 0),
+        ),
+    ];
+    let path = dir.join("sess-a.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     path
 }
 
@@ -105,11 +91,12 @@ fn write_ledger(state: &Path) {
     std::fs::write(dir.join(format!("{stem}.jsonl")), text).unwrap();
 }
 
-/// `gt agent-log replay` of `file` into `rx`, with traces when `traces` and the outer
+/// `gt agent-log replay EXTRA… FILE` into `rx`, with traces when `traces` and the outer
 /// `TRACEPARENT` when `parent`.
-fn replay(town: &Town, rx: &Receiver, file: &Path, traces: bool, parent: bool) {
+fn replay(town: &Town, rx: &Receiver, file: &Path, extra: &[&str], traces: bool, parent: bool) {
     let mut cmd = town.gt();
     cmd.args(["agent-log", "replay", "--session", SESSION])
+        .args(extra)
         .arg(file)
         .env("GT_STATE_DIR", town.state())
         .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
@@ -162,7 +149,7 @@ fn turns_and_tools_are_spans_under_the_traceparent_with_transcript_times() {
     write_ledger(&town.state());
     let file = transcript(&town.project());
     let rx = Receiver::start().unwrap();
-    replay(&town, &rx, &file, true, true);
+    replay(&town, &rx, &file, &[], true, true);
     let spans = wait_spans(&rx, 3);
     assert_eq!(spans.len(), 3, "{spans:#?}");
 
@@ -220,9 +207,9 @@ fn a_second_replay_makes_the_same_span_ids() {
     let town = Town::new();
     let file = transcript(&town.project());
     let rx = Receiver::start().unwrap();
-    replay(&town, &rx, &file, true, true);
+    replay(&town, &rx, &file, &[], true, true);
     let first = wait_spans(&rx, 3);
-    replay(&town, &rx, &file, true, true);
+    replay(&town, &rx, &file, &[], true, true);
     let both = wait_spans(&rx, 6);
     assert_eq!(both.len(), 6, "{both:#?}");
     let ids = |spans: &[Span]| {
@@ -251,20 +238,7 @@ fn without_a_traceparent_turns_are_roots_of_the_run_ids_trace() {
     let file = transcript(&town.project());
     let rx = Receiver::start().unwrap();
     let run = "5f0c3c1e-8d2a-4f7b-9c1d-2e3f4a5b6c7d";
-    let out = town
-        .gt()
-        .args(["agent-log", "replay", "--session", SESSION, "--run-id", run])
-        .arg(&file)
-        .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
-        .env("GT_OTEL_TRACES_URL", rx.url("/v1/traces"))
-        .env_remove("TRACEPARENT")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    replay(&town, &rx, &file, &["--run-id", run], true, false);
     let spans = wait_spans(&rx, 3);
     let trace = run.replace('-', "");
     assert!(
@@ -281,7 +255,7 @@ fn without_a_traces_url_no_span_is_sent() {
     let town = Town::new();
     let file = transcript(&town.project());
     let rx = Receiver::start().unwrap();
-    replay(&town, &rx, &file, false, true);
+    replay(&town, &rx, &file, &[], false, true);
     // The records arrived (the replay waits for their export); no span request did.
     assert!(!rx.logs().is_empty());
     assert!(rx.requests().iter().all(|r| r.path != "/v1/traces"));
