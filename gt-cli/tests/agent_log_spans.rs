@@ -7,9 +7,8 @@ mod agent_log_common;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use agent_log_common::{Town, assistant, user};
+use agent_log_common::{Running, Town, WAIT, append, assistant, user};
 use otlp_capture::{Receiver, Span, Value};
 use serde_json::json;
 use work_ledger::{Change, Entry, Source};
@@ -33,9 +32,8 @@ fn usage(input: u64, output: u64, read: u64, write: u64) -> serde_json::Value {
 
 /// Two turns: msg_1 (a text line, then its tool_use line; the larger usage wins) answered by
 /// a tool_result 4.5 s after the tool_use, then msg_2.
-fn transcript(dir: &Path) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let lines = [
+fn lines() -> [String; 5] {
+    [
         user("2026-01-05T10:00:00Z", json!("fix the build")),
         assistant(
             "2026-01-05T10:00:02Z",
@@ -66,9 +64,14 @@ fn transcript(dir: &Path) -> PathBuf {
             json!([{"type": "text", "text": "Built."}]),
             usage(10, 20, 2300, 0),
         ),
-    ];
+    ]
+}
+
+/// [`lines`] as `sess-a.jsonl` in `dir`.
+fn transcript(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("sess-a.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    std::fs::write(&path, lines().join("\n") + "\n").unwrap();
     path
 }
 
@@ -115,7 +118,7 @@ fn replay(town: &Town, rx: &Receiver, file: &Path, extra: &[&str], traces: bool,
 }
 
 fn wait_spans(rx: &Receiver, n: usize) -> Vec<Span> {
-    rx.wait_until(Duration::from_secs(30), |rx| {
+    rx.wait_until(WAIT, |rx| {
         let spans = rx.spans();
         (spans.len() >= n).then_some(spans)
     })
@@ -259,4 +262,45 @@ fn without_a_traces_url_no_span_is_sent() {
     // The records arrived (the replay waits for their export); no span request did.
     assert!(!rx.logs().is_empty());
     assert!(rx.requests().iter().all(|r| r.path != "/v1/traces"));
+}
+
+#[test]
+fn the_follower_ends_a_tool_span_when_its_result_arrives_in_a_later_batch() {
+    let town = Town::new();
+    let rx = Receiver::start().unwrap();
+    let file = town.project().join("sess-a.jsonl");
+    let lines = lines();
+    // The prompt and msg_1 with its tool_use: the idle flush releases msg_1's usage.
+    append(&file, &(lines[..3].join("\n") + "\n"));
+    let mut cmd = town.follow(SESSION, &rx.url("/v1/logs"), &rx);
+    cmd.env("GT_OTEL_TRACES_URL", rx.url("/v1/traces"))
+        .env("TRACEPARENT", format!("00-{OUTER_TRACE}-{OUTER_SPAN}-01"));
+    let mut gt = Running::start(&mut cmd, town.dir.path().join("stderr"));
+    let spans = wait_spans(&rx, 1);
+    let first = turn(&spans, "msg_1").clone();
+    assert_eq!(hex(&first.parent_span_id), OUTER_SPAN, "{}", gt.stderr());
+    assert!(spans.iter().all(|s| !s.name.starts_with("execute_tool")));
+
+    // The result, in a later batch, ends the tool span that waited for it.
+    append(&file, &(lines[3..].join("\n") + "\n"));
+    let spans = rx
+        .wait_until(WAIT, |rx| {
+            let spans = rx.spans();
+            spans
+                .iter()
+                .any(|s| s.name == "execute_tool Bash")
+                .then_some(spans)
+        })
+        .unwrap_or_else(|| panic!("no tool span: {:#?}\n{}", rx.spans(), gt.stderr()));
+    let tool = spans
+        .iter()
+        .find(|s| s.name == "execute_tool Bash")
+        .unwrap();
+    assert_eq!(tool.parent_span_id, first.span_id);
+    assert_eq!(
+        tool.end_time_unix_nano - tool.start_time_unix_nano,
+        4 * SECOND + SECOND / 2
+    );
+    let (status, _) = gt.terminate();
+    assert!(status.success(), "{}", gt.stderr());
 }
