@@ -4,7 +4,7 @@
 //! ([`discover`]), follows each one ([`tail`], [`follow`]; OpenCode's SQLite database in
 //! [`opencode_db`]) in bounded batches whose export is confirmed before the position is
 //! checkpointed (one protocol for both, [`pump`]; the files on disk, [`state`]), maps events
-//! to telemetry records ([`sink`]) attributed to the work current at each record's time
+//! to telemetry records ([`sink`]) and, with traces on, spans ([`turns`]) attributed to the work current at each record's time
 //! ([`attribution`]), wakes up on inotify events and signals ([`watch`]) and reads files once
 //! for `replay` and `report` ([`offline`]). Settings are resolved once ([`settings`]).
 //!
@@ -25,4 +25,5 @@ pub mod settings;
 pub mod sink;
 pub mod state;
 pub mod tail;
+pub mod turns;
 pub mod watch;

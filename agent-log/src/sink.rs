@@ -23,6 +23,13 @@
 //! timestamp (see [`crate::attribution`]); the token metrics keep `rig`/`role` only (a bead
 //! label would be unbounded).
 //!
+//! # Spans
+//! With a traces URL configured, the sink also makes a span of each model request and tool
+//! call ([`crate::turns`]), attributed like the records; spans are exported by their own
+//! processor and are not part of a confirmation (their ids are deterministic, so a batch read
+//! again makes the same spans). Without one it holds no [`Turns`] and computes nothing for
+//! spans.
+//!
 //! # Counters
 //! The counters (`gastown.agent.events.total`, `gastown.token.usage`,
 //! `gastown.token.cost_usd`) are not added to as records are made: a batch that fails and is
@@ -41,10 +48,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use agent_transcripts::{AgentKind, ContentEvent, Event, EventType, Pricing, Role, Usage};
 use telemetry_recorder::{
-    AgentEvent, AgentEventType, AgentTotals, AgentUsage, MessageRole, Recorder,
+    AgentEvent, AgentEventType, AgentTotals, AgentUsage, MessageRole, Recorder, WorkContext,
 };
 
 use crate::attribution::Attribution;
+use crate::turns::{SpanContextOf, Turns};
 
 /// The longest a confirming flush is waited for (the SDK gives up on a flush after 5 s).
 pub const CONFIRM_WAIT: Duration = Duration::from_secs(5);
@@ -116,6 +124,8 @@ pub struct TelemetrySink {
     probe: Option<Probe>,
     retention_cutoff: Option<SystemTime>,
     attribution: Option<Attribution>,
+    /// Present only with a traces URL.
+    turns: Option<Turns>,
 }
 
 impl std::fmt::Debug for TelemetrySink {
@@ -163,6 +173,10 @@ impl TelemetrySink {
                 headers: config.headers.clone(),
             })
         });
+        let turns = provider
+            .tracer()
+            .is_some()
+            .then(|| Turns::new(telemetry_core::trace::process_parent()));
         Self {
             provider,
             recorder,
@@ -176,6 +190,7 @@ impl TelemetrySink {
             probe,
             retention_cutoff: None,
             attribution: None,
+            turns,
         }
     }
 
@@ -226,8 +241,8 @@ impl TelemetrySink {
         }
     }
 
-    /// Records the usage; returns whether its model had a price.
-    fn record_usage(&mut self, agent: AgentKind, u: &Usage, record_id: &str) -> bool {
+    /// Records the usage; returns its cost (`None`: its model has no price).
+    fn record_usage(&mut self, agent: AgentKind, u: &Usage, record_id: &str) -> Option<f64> {
         let cost = self.pricing.cost_usd(u);
         if cost.is_none() && self.warned_models.insert(u.model.clone()) {
             eprintln!(
@@ -258,7 +273,41 @@ impl TelemetrySink {
         };
         self.recorder.agent_usage_record(&usage);
         self.pending.add_usage(&usage);
-        cost.is_some()
+        cost
+    }
+
+    /// Hands `event` to the turns, with the record's id and work (traces on only).
+    fn record_span(
+        &mut self,
+        agent: AgentKind,
+        event: &Event,
+        record_id: &str,
+        cost: Option<f64>,
+        work: Option<&WorkContext>,
+    ) {
+        let Some(turns) = self.turns.as_mut() else {
+            return;
+        };
+        let process_work;
+        let work = match work {
+            Some(work) => work,
+            None => {
+                process_work = telemetry_recorder::work_context();
+                &process_work
+            }
+        };
+        let run_id = telemetry_recorder::current_run_id();
+        let of = SpanContextOf {
+            agent,
+            session: &self.context.session,
+            run_id: run_id.as_deref(),
+            work,
+            record_id,
+        };
+        match event {
+            Event::Content(c) => turns.content(&self.recorder, c, of),
+            Event::Usage(u) => turns.usage(&self.recorder, u, cost, of),
+        }
     }
 }
 
@@ -272,10 +321,16 @@ impl Sink for TelemetrySink {
         let work = self.attribution.as_mut().map(|a| a.at(timestamp).clone());
         let mut record = || match event {
             Event::Content(c) => {
+                if !self.agent_output && self.turns.is_none() {
+                    return Recorded::default();
+                }
+                let record_id = agent_transcripts::record_id(agent, event);
+                // A tool call's span needs no content: it is made whatever the content gate.
+                self.record_span(agent, event, &record_id, None, work.as_ref());
                 if !self.agent_output {
                     return Recorded::default();
                 }
-                self.record_content(agent, c, &agent_transcripts::record_id(agent, event));
+                self.record_content(agent, c, &record_id);
                 Recorded {
                     records: 1,
                     event: true,
@@ -284,12 +339,13 @@ impl Sink for TelemetrySink {
                 }
             }
             Event::Usage(u) => {
-                let priced =
-                    self.record_usage(agent, u, &agent_transcripts::record_id(agent, event));
+                let record_id = agent_transcripts::record_id(agent, event);
+                let cost = self.record_usage(agent, u, &record_id);
+                self.record_span(agent, event, &record_id, cost, work.as_ref());
                 Recorded {
                     records: 1,
                     usage: true,
-                    unpriced: !priced,
+                    unpriced: cost.is_none(),
                     stale: self.stale(u.timestamp),
                     ..Recorded::default()
                 }

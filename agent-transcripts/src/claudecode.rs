@@ -60,11 +60,20 @@
 //! 1.1 GB history twice. [`ClaudeCodeParser::with_dedup_capacity`] (and [`new`](ClaudeCodeParser::new),
 //! 100 000 keys) forgets the oldest keys first, for followers whose checkpoints carry them.
 //!
+//! # Request times and tool call ids
+//! A usage's [`Usage::started`] is the time of the line read before the request's first line
+//! in the same session and sidechain (the prompt or tool result the model answered: the
+//! request went out then), else the first line's own time (the first line read by this parser,
+//! e.g. after a restart, which does not keep that time); [`Usage::ended`] is the time of the
+//! request's latest line. A `tool_use` block's `id` and a `tool_result` block's `tool_use_id`
+//! become [`ContentEvent::tool_use_id`].
+//!
 //! Token fields: `input_tokens`, `output_tokens`, `cache_read_input_tokens`; cache writes are
 //! `cache_creation.ephemeral_5m_input_tokens + ephemeral_1h_input_tokens` when that split is
 //! present (as ccusage counts them), else `cache_creation_input_tokens`.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -226,6 +235,12 @@ struct Block<'a> {
     content: Option<Content<'a>>,
     #[serde(default)]
     is_error: Option<bool>,
+    /// A `tool_use` block's call id.
+    #[serde(default)]
+    id: Option<String>,
+    /// A `tool_result` block's answered call id.
+    #[serde(default)]
+    tool_use_id: Option<String>,
 }
 
 const IGNORED_TYPES: &[&str] = &[
@@ -260,8 +275,9 @@ pub struct ClaudeCodeState {
     /// Keys of requests already emitted: oldest first, bounded by the dedup capacity; for an
     /// [exact](ClaudeCodeParser::exact) parser, every key's hash as `#<32 hex digits>`.
     pub seen_keys: Vec<String>,
-    /// The request whose usage is held back, if any.
-    pub pending: Option<PendingUsage>,
+    /// The request whose usage is held back, if any (boxed: it is most of the state's size;
+    /// the JSON is the same).
+    pub pending: Option<Box<PendingUsage>>,
 }
 
 /// Parses Claude Code transcript lines. See the [module docs](self) for the rules.
@@ -273,6 +289,9 @@ pub struct ClaudeCodeParser {
     seen: KeySet,
     pending: Option<PendingUsage>,
     duplicate_usage_lines: u64,
+    /// The last user or assistant line read: its session id, sidechain flag and time (what a
+    /// new message's [`Usage::started`] is taken from).
+    last_line: Option<(String, bool, SystemTime)>,
 }
 
 impl Default for ClaudeCodeParser {
@@ -294,6 +313,7 @@ impl ClaudeCodeParser {
             seen: KeySet::new(capacity),
             pending: None,
             duplicate_usage_lines: 0,
+            last_line: None,
         }
     }
 
@@ -305,6 +325,7 @@ impl ClaudeCodeParser {
             seen: KeySet::exact(),
             pending: None,
             duplicate_usage_lines: 0,
+            last_line: None,
         }
     }
 
@@ -332,11 +353,16 @@ impl ClaudeCodeParser {
                 if !p.keys.iter().any(|k| k == key) {
                     p.keys.push(key.clone());
                 }
+                // The request started with its first line, whichever line wins.
+                let started = p.usage.started;
+                let ended = p.usage.ended.max(cand.usage.ended);
                 if should_replace(&cand, p) {
                     p.is_sidechain = cand.is_sidechain;
                     p.has_speed = cand.has_speed;
                     p.usage = cand.usage;
                 }
+                p.usage.started = started;
+                p.usage.ended = ended;
                 return;
             }
         }
@@ -412,9 +438,18 @@ fn push_content(
         is_sidechain: base.is_sidechain,
         source_id: base.source_id.clone(),
         index: base.index,
+        tool_use_id: String::new(),
+        message_id: base.message_id.clone(),
     }));
     // The blocks of one line are numbered from 0 in the order they are emitted.
     base.index = base.index.saturating_add(1);
+}
+
+/// Gives the event just pushed the call id of its tool use or result.
+fn set_tool_use_id(out: &mut [Event], id: Option<String>) {
+    if let (Some(Event::Content(c)), Some(id)) = (out.last_mut(), id) {
+        c.tool_use_id = id;
+    }
 }
 
 /// Joins a tool result's content: text blocks joined with `\n`, other blocks as placeholders.
@@ -470,6 +505,7 @@ fn emit_block(out: &mut Vec<Event>, base: &mut ContentEvent, role: Role, b: Bloc
             s.push_str(": ");
             s.push_str(input);
             push_content(out, base, EventType::ToolUse, s, role);
+            set_tool_use_id(out, b.id);
         }
         "tool_result" => {
             let mut text = tool_result_text(b.content);
@@ -477,6 +513,7 @@ fn emit_block(out: &mut Vec<Event>, base: &mut ContentEvent, role: Role, b: Bloc
                 text.insert_str(0, "[error] ");
             }
             push_content(out, base, EventType::ToolResult, text, role);
+            set_tool_use_id(out, b.tool_use_id);
         }
         "image" => push_content(out, base, EventType::Text, "[image]".to_string(), role),
         other => {
@@ -529,7 +566,16 @@ impl TranscriptParser for ClaudeCodeParser {
             is_sidechain,
             source_id: raw.uuid.unwrap_or("").to_owned(),
             index: 0,
+            tool_use_id: String::new(),
+            message_id: message.id.unwrap_or("").to_owned(),
         };
+        // The line before this one in the same session (the prompt or tool result a new
+        // message answers); a line of another session or sidechain says nothing about it.
+        let previous = self
+            .last_line
+            .replace((session.to_owned(), is_sidechain, timestamp))
+            .filter(|(s, side, _)| s == session && *side == is_sidechain)
+            .map(|(_, _, t)| t);
         match message.content {
             Some(Content::Text(s)) => push_content(out, &mut base, EventType::Text, s, role),
             Some(Content::Blocks(blocks)) => {
@@ -566,6 +612,9 @@ impl TranscriptParser for ClaudeCodeParser {
                 cache_creation_tokens: cache_creation,
                 cache_creation_5m_tokens: split.map(|s| s.0),
                 cache_creation_1h_tokens: split.map(|s| s.1),
+                // Kept only when this line starts its request (see `offer_usage`).
+                started: Some(previous.unwrap_or(timestamp).min(timestamp)),
+                ended: Some(timestamp),
             };
             let cand = PendingUsage {
                 keys: vec![exact_key(message_id, raw.request_id, session)],
@@ -586,7 +635,7 @@ impl TranscriptParser for ClaudeCodeParser {
     fn dedup_state(&self) -> DedupState {
         DedupState::ClaudeCode(ClaudeCodeState {
             seen_keys: self.seen.keys(),
-            pending: self.pending.clone(),
+            pending: self.pending.clone().map(Box::new),
         })
     }
 
@@ -594,7 +643,7 @@ impl TranscriptParser for ClaudeCodeParser {
         match state {
             DedupState::ClaudeCode(s) => {
                 self.seen.restore(s.seen_keys);
-                self.pending = s.pending;
+                self.pending = s.pending.map(|p| *p);
                 Ok(())
             }
             other => Err(StateError::WrongAgent {
@@ -608,6 +657,45 @@ impl TranscriptParser for ClaudeCodeParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_spans_from_the_line_it_answers_to_its_last_line_and_tools_carry_call_ids() {
+        let lines = [
+            r#"{"type":"user","timestamp":"2025-06-18T10:00:00Z","sessionId":"s","uuid":"u0","message":{"role":"user","content":"go"}}"#,
+            r#"{"type":"assistant","timestamp":"2025-06-18T10:00:02Z","sessionId":"s","uuid":"a1","requestId":"r1","message":{"id":"m1","model":"claude-sonnet-4-5","content":[{"type":"text","text":"ok"}],"usage":{"input_tokens":1,"output_tokens":1}}}"#,
+            r#"{"type":"assistant","timestamp":"2025-06-18T10:00:03Z","sessionId":"s","uuid":"a2","requestId":"r1","message":{"id":"m1","model":"claude-sonnet-4-5","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}],"usage":{"input_tokens":1,"output_tokens":9}}}"#,
+            r#"{"type":"user","timestamp":"2025-06-18T10:00:07Z","sessionId":"s","uuid":"u1","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"done"}]}}"#,
+        ];
+        let mut parser = ClaudeCodeParser::new();
+        let mut out = Vec::new();
+        for line in lines {
+            parser.parse_line(line.as_bytes(), &mut out);
+        }
+        parser.flush(&mut out);
+        let at = |s: &str| parse_rfc3339(s);
+        let usage = out.iter().find_map(Event::as_usage).expect("usage");
+        assert_eq!(usage.started, at("2025-06-18T10:00:00Z"));
+        assert_eq!(usage.ended, at("2025-06-18T10:00:03Z"));
+        let ids: Vec<(EventType, &str)> = out
+            .iter()
+            .filter_map(Event::as_content)
+            .map(|c| (c.event_type, c.tool_use_id.as_str()))
+            .filter(|(_, id)| !id.is_empty())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                (EventType::ToolUse, "toolu_1"),
+                (EventType::ToolResult, "toolu_1")
+            ]
+        );
+        let tool_use = out
+            .iter()
+            .filter_map(Event::as_content)
+            .nth(1)
+            .expect("tool use");
+        assert_eq!(tool_use.message_id, "m1");
+    }
 
     #[test]
     fn project_dir_replaces_every_non_alphanumeric_character() {

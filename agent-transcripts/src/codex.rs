@@ -119,6 +119,8 @@ struct Payload<'a> {
     output: Option<&'a RawValue>,
     #[serde(borrow, default)]
     info: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    call_id: Option<&'a RawValue>,
 }
 
 /// Decodes a raw field leniently: a missing field or a field of another type is `None`.
@@ -321,6 +323,8 @@ impl CodexParser {
             is_sidechain: false,
             source_id: String::new(),
             index: 0,
+            tool_use_id: String::new(),
+            message_id: String::new(),
         })
     }
 }
@@ -392,6 +396,8 @@ impl TranscriptParser for CodexParser {
                     cache_creation_tokens: 0,
                     cache_creation_5m_tokens: None,
                     cache_creation_1h_tokens: None,
+                    started: None,
+                    ended: None,
                 };
                 if usage.total_tokens() > 0 {
                     out.push(Event::Usage(Usage {
@@ -453,10 +459,14 @@ impl TranscriptParser for CodexParser {
         }
         if out.len() > first {
             let line = crate::identity::line_id(text);
+            let call_id = de::<String>(p.call_id).unwrap_or_default();
             for (i, e) in out[first..].iter_mut().enumerate() {
                 if let Event::Content(c) = e {
                     c.index = u32::try_from(i).unwrap_or(u32::MAX);
                     c.source_id.clone_from(&line);
+                    if matches!(c.event_type, EventType::ToolUse | EventType::ToolResult) {
+                        c.tool_use_id.clone_from(&call_id);
+                    }
                 }
             }
         }

@@ -121,6 +121,17 @@ pub struct ContentEvent {
     pub source_id: String,
     /// The block's position among the events its line or document produced (0, 1, …).
     pub index: u32,
+    /// For [`EventType::ToolUse`], the agent's id of the call (Claude Code `tool_use.id`, Codex
+    /// `call_id`, OpenCode `callID`); for [`EventType::ToolResult`], the id of the call it
+    /// answers (Claude Code `tool_result.tool_use_id`, …). Empty for other events and when the
+    /// transcript has none. Not part of [`crate::record_id`].
+    #[serde(default)]
+    pub tool_use_id: String,
+    /// The provider's id of the message the block belongs to (Claude Code `message.id`,
+    /// OpenCode part `messageID`), the same as its [`Usage::message_id`]; empty when the
+    /// transcript has none (Codex, Claude Code user lines). Not part of [`crate::record_id`].
+    #[serde(default)]
+    pub message_id: String,
 }
 
 /// The tokens of one billed model request, counted once.
@@ -156,6 +167,16 @@ pub struct Usage {
     pub cache_creation_5m_tokens: Option<u64>,
     /// Of the cache writes, those with the 1-hour lifetime, when the agent reported the split.
     pub cache_creation_1h_tokens: Option<u64>,
+    /// When the request went out, as near as the transcript tells (see each adapter): Claude
+    /// Code, the time of the session's line before the message's first line (the prompt or
+    /// tool result it answers), else the first line's; OpenCode, the message's `time.created`;
+    /// `None` when unknown (Codex).
+    #[serde(default)]
+    pub started: Option<SystemTime>,
+    /// When the reply was complete: Claude Code, the latest line of the message; OpenCode,
+    /// `time.completed`; `None` when unknown (then [`Usage::timestamp`] is the best end).
+    #[serde(default)]
+    pub ended: Option<SystemTime>,
 }
 
 impl Default for ContentEvent {
@@ -169,6 +190,8 @@ impl Default for ContentEvent {
             is_sidechain: false,
             source_id: String::new(),
             index: 0,
+            tool_use_id: String::new(),
+            message_id: String::new(),
         }
     }
 }
@@ -188,6 +211,8 @@ impl Default for Usage {
             cache_creation_tokens: 0,
             cache_creation_5m_tokens: None,
             cache_creation_1h_tokens: None,
+            started: None,
+            ended: None,
         }
     }
 }

@@ -37,7 +37,9 @@
 //! `time.end` set, or when they carry no time at all); `tool` with `state.status` `completed`
 //! → ToolUse `<tool>: <input JSON>` then ToolResult (its `output`), `error` → ToolUse then
 //! ToolResult `[error] <error>`; pending and running tools yield nothing yet. Other part types
-//! (`step-start`, `step-finish`, `patch`, `file`, `snapshot`, …) are ignored. Each part id is
+//! (`step-start`, `step-finish`, `patch`, `file`, `snapshot`, …) are ignored. A tool part's
+//! `callID` is both events' [`ContentEvent::tool_use_id`]; a usage's [`Usage::started`] and
+//! [`Usage::ended`] are its message's `time.created` and `time.completed`. Each part id is
 //! emitted at most once. A part's role is its message's, when that message was seen before
 //! (else assistant); its time is the part's end/start time, else its message's creation time.
 
@@ -188,6 +190,8 @@ struct RawDoc<'a> {
     text: Option<String>,
     #[serde(default)]
     tool: Option<String>,
+    #[serde(rename = "callID", default)]
+    call_id: Option<String>,
     #[serde(borrow, default)]
     state: Option<&'a RawValue>,
     /// Set on a message that ended in an error (`MessageAbortedError`, an API error, …).
@@ -378,6 +382,8 @@ impl OpenCodeParser {
                     cache_creation_tokens: cache.write.0,
                     cache_creation_5m_tokens: None,
                     cache_creation_1h_tokens: None,
+                    started: created,
+                    ended: completed,
                 };
                 if !finished {
                     if usage.total_tokens() > 0 {
@@ -409,6 +415,7 @@ impl OpenCodeParser {
         }
         let base_time = ms(time.end).or(ms(time.start)).or(msg_created);
         let mut emitted = Vec::new();
+        let mut call_id = String::new();
         match kind {
             "text" | "reasoning" => {
                 let finished = time.end.is_some() || raw.time.is_none();
@@ -447,6 +454,7 @@ impl OpenCodeParser {
                     when,
                 ));
                 emitted.push((EventType::ToolResult, Role::User, result, when));
+                call_id = raw.call_id.unwrap_or_default();
             }
             _ => return LineOutcome::Skipped(SkipReason::IgnoredType),
         }
@@ -463,6 +471,12 @@ impl OpenCodeParser {
                 is_sidechain: false,
                 source_id: id.to_owned(),
                 index,
+                tool_use_id: if event_type == EventType::Text || event_type == EventType::Thinking {
+                    String::new()
+                } else {
+                    call_id.clone()
+                },
+                message_id: message_id.to_owned(),
             }));
         }
         LineOutcome::Parsed

@@ -299,6 +299,8 @@ fn flatten_spans(path: &str, req: ExportTraceServiceRequest) -> Vec<Span> {
                 trace_id: s.trace_id,
                 span_id: s.span_id,
                 parent_span_id: s.parent_span_id,
+                start_time_unix_nano: s.start_time_unix_nano,
+                end_time_unix_nano: s.end_time_unix_nano,
                 attributes: attrs(s.attributes),
             }));
         }

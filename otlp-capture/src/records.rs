@@ -243,6 +243,10 @@ pub struct Span {
     pub parent_span_id: Vec<u8>,
     /// Span attributes in the order sent.
     pub attributes: Vec<(String, Value)>,
+    /// Start time, nanoseconds since the Unix epoch.
+    pub start_time_unix_nano: u64,
+    /// End time, nanoseconds since the Unix epoch.
+    pub end_time_unix_nano: u64,
 }
 
 impl Span {

@@ -96,5 +96,5 @@ pub use layer::{EXCLUDED_TARGETS, is_excluded_target, tracing_layer};
 pub use recorder::Recorder;
 pub use redact::redact_args;
 pub use settings::{ContentSettings, SettingsError};
-pub use spans::ActiveSpan;
+pub use spans::{ActiveSpan, TimedSpan};
 pub use truncate::truncate;

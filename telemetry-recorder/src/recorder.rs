@@ -25,7 +25,7 @@ use crate::events::{
     AgentEvent, AgentInstance, AgentUsage, Done, MailMessage, MolSquash, Outcome, instance_name,
 };
 use crate::settings::{ContentSettings, MAIL_BODY_LIMIT, PROMPT_KEYS_LIMIT};
-use crate::spans::{self, ActiveSpan};
+use crate::spans::{self, ActiveSpan, TimedSpan};
 use crate::truncate::{truncate, truncate_lossy};
 
 /// Every Gas Town instrument plus the logger, bound to one [`Provider`].
@@ -339,6 +339,23 @@ impl Recorder {
         let tracer = self.provider.tracer()?;
         let run_id = scoped_run_id().or_else(|| self.fallback_run_id.clone());
         Some(ActiveSpan::start(tracer, name, run_id.as_deref()))
+    }
+
+    /// Makes `span` at once, with its own times, as a child of `parent` (a root when `parent`
+    /// holds no span: its trace id is [`TimedSpan::root_trace_id`], else the run id's UUID);
+    /// the context holding it, for children. `None` (and nothing made) without a traces URL.
+    pub fn record_timed_span(
+        &self,
+        parent: &opentelemetry::Context,
+        mut span: TimedSpan,
+    ) -> Option<opentelemetry::Context> {
+        let tracer = self.provider.tracer()?;
+        if span.root_trace_id.is_none() {
+            span.root_trace_id = scoped_run_id()
+                .or_else(|| self.fallback_run_id.clone())
+                .and_then(|run| telemetry_core::trace::trace_id_of_run(&run));
+        }
+        Some(span.record(tracer, parent))
     }
 
     /// The common shape: string `fields`, then `status`/`error`; counter +1 with `status`

@@ -9,10 +9,20 @@
 //! whose trace id is the run id's UUID, so `run.id` and the trace line up. Log records made
 //! inside a span carry its trace and span ids (the SDK takes them from the current context).
 //!
+//! A [`TimedSpan`] is a span whose times are known only afterwards (an agent's turn or tool
+//! call read from its transcript): [`Recorder::record_timed_span`](crate::Recorder::record_timed_span)
+//! makes it with those times, under a parent given explicitly, and with a span id chosen by
+//! the caller (deterministic, so that a span made twice is the same span).
+//!
 //! It must not read the environment or export anything.
 
+use std::borrow::Cow;
+use std::time::SystemTime;
+
 use opentelemetry::logs::AnyValue;
-use opentelemetry::trace::{Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{
+    Span as _, SpanId, SpanKind, Status, TraceContextExt as _, TraceId, Tracer as _,
+};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use opentelemetry_sdk::trace::SdkTracer;
 use telemetry_core::trace::{current_or_process_parent, trace_id_of_run, with_preset_ids};
@@ -56,6 +66,52 @@ impl ActiveSpan {
     /// Ends the span now.
     pub fn end(self) {
         self.cx.span().end();
+    }
+}
+
+/// A span with times of its own, made at once by
+/// [`Recorder::record_timed_span`](crate::Recorder::record_timed_span).
+#[derive(Debug, Clone)]
+pub struct TimedSpan {
+    /// The span's name.
+    pub name: Cow<'static, str>,
+    /// `SpanKind` (a model request is a client call; a tool run is internal).
+    pub kind: SpanKind,
+    /// When it started.
+    pub start: SystemTime,
+    /// When it ended (a time before `start` is taken as `start`).
+    pub end: SystemTime,
+    /// Its attributes.
+    pub attributes: Vec<KeyValue>,
+    /// Its span id; random when `None` (or invalid).
+    pub span_id: Option<SpanId>,
+    /// Its trace id when it is a root (the parent holds no span); else the run id's UUID, else
+    /// random.
+    pub root_trace_id: Option<TraceId>,
+    /// An error message: the span's status is then an error.
+    pub error: Option<String>,
+}
+
+impl TimedSpan {
+    /// Starts and ends `self` under `parent` (a root when `parent` holds no valid span): the
+    /// context holding it, for children.
+    pub(crate) fn record(self, tracer: &SdkTracer, parent: &Context) -> Context {
+        let root = !parent.span().span_context().is_valid();
+        let span_id = self.span_id.filter(|id| *id != SpanId::INVALID);
+        let trace_id = self.root_trace_id.filter(|_| root);
+        let builder = tracer
+            .span_builder(self.name)
+            .with_kind(self.kind)
+            .with_start_time(self.start)
+            .with_attributes(self.attributes);
+        let mut span = with_preset_ids(trace_id, span_id, || {
+            builder.start_with_context(tracer, parent)
+        });
+        if let Some(message) = self.error {
+            span.set_status(Status::error(message));
+        }
+        span.end_with_timestamp(self.end.max(self.start));
+        parent.with_span(span)
     }
 }
 

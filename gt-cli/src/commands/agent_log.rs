@@ -89,6 +89,10 @@ fn start_telemetry() -> anyhow::Result<Option<(Provider, Config)>> {
         Profile::Daemon,
     )
     .context("telemetry")?;
+    if provider.is_some() {
+        // Turn spans hang under the session's root span, whose context reaches us here.
+        super::continue_carried_trace();
+    }
     Ok(provider.map(|p| (p, config)))
 }
 

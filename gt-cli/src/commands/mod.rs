@@ -53,6 +53,16 @@ fn in_span(
     result
 }
 
+/// Makes the trace this process was started in (a `TRACEPARENT` in its environment) the
+/// parent of its spans; a malformed carrier is one warning line.
+pub(crate) fn continue_carried_trace() {
+    let carried = telemetry_subprocess::carrier::extract_from_lookup(|k| std::env::var(k).ok());
+    if let Some(warning) = &carried.warning {
+        eprintln!("gt: warning: telemetry: {warning}");
+    }
+    telemetry_core::trace::set_process_parent(carried.context);
+}
+
 /// Runs `command` inside a telemetry session: init before, bounded shutdown after. Telemetry
 /// problems are one warning line each and never change the exit code.
 ///
@@ -66,12 +76,7 @@ fn with_telemetry(command: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow:
             None
         });
     if provider.is_some() {
-        // The trace this process continues: a TRACEPARENT it was started with.
-        let carried = telemetry_subprocess::carrier::extract_from_lookup(|k| std::env::var(k).ok());
-        if let Some(warning) = &carried.warning {
-            eprintln!("gt: warning: telemetry: {warning}");
-        }
-        telemetry_core::trace::set_process_parent(carried.context);
+        continue_carried_trace();
         let resolved = gt_cli::work_source::resolve_for_process();
         for warning in &resolved.warnings {
             eprintln!("gt: warning: {warning}");
