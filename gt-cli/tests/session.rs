@@ -34,32 +34,77 @@ struct Ran {
     run_id: String,
 }
 
+/// A Claude Code transcript of two turns written now: msg_1 asks for a tool (`toolu_1`,
+/// answered 2 s later), msg_2 answers.
+fn claude_turns() -> String {
+    let at = |s: u64| {
+        agent_transcripts::time::to_rfc3339(std::time::SystemTime::now() + Duration::from_secs(s))
+    };
+    let usage = |i: u64, o: u64| serde_json::json!({"input_tokens": i, "output_tokens": o});
+    let lines = [
+        serde_json::json!({"type": "user", "timestamp": at(0), "sessionId": "sess-a",
+            "message": {"role": "user", "content": "fix the build"}}),
+        serde_json::json!({"type": "assistant", "timestamp": at(1), "sessionId": "sess-a",
+            "requestId": "req_1", "message": {"id": "msg_1", "role": "assistant",
+            "model": "claude-sonnet-4-5", "usage": usage(120, 40),
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash",
+                "input": {"command": "cargo build"}}]}}),
+        serde_json::json!({"type": "user", "timestamp": at(3), "sessionId": "sess-a",
+            "message": {"role": "user", "content": [{"type": "tool_result",
+                "tool_use_id": "toolu_1", "content": "Finished"}]}}),
+        serde_json::json!({"type": "assistant", "timestamp": at(4), "sessionId": "sess-a",
+            "requestId": "req_2", "message": {"id": "msg_2", "role": "assistant",
+            "model": "claude-sonnet-4-5", "usage": usage(30, 20),
+            "content": [{"type": "text", "text": "Built."}]}}),
+    ];
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
 /// `gt session start` of a fake agent on a private tmux server (it primes, asks bd through gt,
-/// then waits), then `gt session stop`; metrics and logs to `rx`, traces to `traces_url`.
+/// writes its Claude Code transcript, then waits) with agent-log on, then `gt session stop`;
+/// metrics and logs to `rx`, traces to `traces_url`.
 fn run_session(rx: &Receiver, traces_url: &str, session: &str) -> Ran {
     let tmux = TmuxServer::start("base");
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let work = dir.path().join("work");
+    let claude = dir.path().join("claude");
     std::fs::create_dir_all(&work).unwrap();
+    let project = claude.join("projects").join(
+        work.to_string_lossy()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>(),
+    );
+    let staged = dir.path().join("turns.jsonl");
+    std::fs::write(&staged, claude_turns()).unwrap();
     let bd = FakeBd::new("echo '[]'");
     let done = dir.path().join("agent.done");
-    // The agent: primes, asks bd through gt, then says it is done. Its environment is the one
-    // `gt session start` gave it (identity, TRACEPARENT, endpoints, GT_BD_BIN inherited).
+    // The agent: primes, asks bd through gt, writes its transcript, then says it is done. Its
+    // environment is the one `gt session start` gave it (identity, TRACEPARENT, endpoints,
+    // GT_BD_BIN inherited).
     let agent = dir.path().join("agent.sh");
     std::fs::write(
         &agent,
         format!(
-            "env > '{env}'\n'{gt}' prime\n'{gt}' bd list\ntouch '{done}'\nsleep 600\n",
+            "env > '{env}'\n'{gt}' prime\n'{gt}' bd list\nmkdir -p '{project}'\n\
+             cat '{staged}' >> '{project}/sess-a.jsonl'\ntouch '{done}'\nsleep 600\n",
             env = dir.path().join("agent.env").display(),
             gt = env!("CARGO_BIN_EXE_gt"),
+            project = project.display(),
+            staged = staged.display(),
             done = done.display()
         ),
     )
     .unwrap();
     let with_env = |cmd: &mut std::process::Command| {
         cmd.env("TMUX", tmux.tmux_env())
+            .env("HOME", dir.path())
+            .env("CLAUDE_CONFIG_DIR", &claude)
             .env("GT_STATE_DIR", &state)
+            .env("GT_AGENT_LOG_STATE_DIR", dir.path().join("agent-log"))
+            .env("GT_AGENT_LOG_POLL_MS", "200")
+            .env("GT_LOG_AGENT_OUTPUT", "true")
             .env("GT_BD_BIN", bd.path())
             .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
             .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
@@ -90,6 +135,20 @@ fn run_session(rx: &Receiver, traces_url: &str, session: &str) -> Ran {
     assert!(agent_env.contains(&format!("GT_SESSION={session}")));
     assert!(agent_env.contains("CLAUDE_CODE_ENABLE_TELEMETRY=1"));
     assert!(agent_env.contains("OTEL_LOG_USER_PROMPTS=0"));
+    // agent-log (started detached by `start`) exports both turns before the session stops.
+    let usages = rx.wait_until(Duration::from_secs(60), |rx| {
+        let n = rx
+            .logs()
+            .iter()
+            .filter(|r| r.body_str() == Some("agent.usage"))
+            .count();
+        (n >= 2).then_some(n)
+    });
+    assert!(
+        usages.is_some(),
+        "agent-log exported no usage: {:#?}",
+        rx.logs()
+    );
 
     let mut stop = gt();
     with_env(&mut stop);
@@ -142,6 +201,30 @@ fn a_session_is_one_trace_from_start_to_stop_with_the_agents_calls_under_its_roo
         "the agent's own gt bd is the root's child"
     );
     assert!(calls.iter().all(|c| hex(&c.trace_id) == trace));
+    // agent-log's turns are the root's children, the tool its turn's.
+    let spans = rx
+        .wait_until(Duration::from_secs(30), |rx| {
+            let spans = rx.spans();
+            spans
+                .iter()
+                .any(|s| s.name.starts_with("execute_tool"))
+                .then_some(spans)
+        })
+        .unwrap_or_else(|| panic!("no tool span in {:#?}", rx.spans()));
+    let turns: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name.starts_with("chat"))
+        .collect();
+    assert_eq!(turns.len(), 2, "{spans:#?}");
+    for turn in &turns {
+        assert_eq!(turn.parent_span_id, root.span_id);
+        assert_eq!(hex(&turn.trace_id), trace);
+    }
+    let tool = spans
+        .iter()
+        .find(|s| s.name.starts_with("execute_tool"))
+        .unwrap();
+    assert!(turns.iter().any(|t| t.span_id == tool.parent_span_id));
 }
 
 fn tmux_has(tmux: &TmuxServer, session: &str) -> bool {
@@ -164,6 +247,7 @@ struct Stored {
     name: String,
     span_id: String,
     parent_id: Option<String>,
+    input_tokens: Option<i64>,
 }
 
 #[test]
@@ -192,11 +276,14 @@ fn phoenix_stores_the_session_as_one_trace_rooted_at_gt_session() {
                     .unwrap_or_default()
                     .to_owned(),
                 parent_id: s["parent_id"].as_str().map(str::to_owned),
+                input_tokens: s["attributes"]["gen_ai.usage.input_tokens"].as_i64(),
             })
             .collect();
         let complete = ["gt.session", "prime", "bd.call", "session.stop"]
             .iter()
-            .all(|n| spans.iter().any(|s| s.name == *n));
+            .all(|n| spans.iter().any(|s| s.name == *n))
+            && spans.iter().any(|s| s.name.starts_with("execute_tool"))
+            && spans.iter().filter(|s| s.name.starts_with("chat")).count() == 2;
         complete.then_some(spans)
     })
     .unwrap_or_else(|| panic!("the session's trace did not reach Phoenix ({url})"));
