@@ -286,9 +286,10 @@ impl<S: Sink> Follower<S> {
                 f.offset,
                 f.size,
                 f.parser,
-            );
+            )
+            .resumed(f.consumed);
             if let Some(restart) = tail.check(&meta) {
-                warn_restart(tail.path(), restart);
+                warn_restart(tail.path(), restart, &mut follower.totals);
             }
             debug_assert_eq!(tail.id(), id);
             follower.tails.push(tail);
@@ -343,7 +344,7 @@ impl<S: Sink> Follower<S> {
             present.insert(path.clone());
             if let Some(&i) = known.get(&path) {
                 if let Some(restart) = self.tails[i].check(&meta) {
-                    warn_restart(&path, restart);
+                    warn_restart(&path, restart, &mut self.totals);
                 }
                 continue;
             }
@@ -548,6 +549,7 @@ impl<S: Sink> Follower<S> {
                     size: t.size(),
                     offset: t.committed_offset(),
                     parser: Some(t.committed_parser().clone()),
+                    consumed: t.consumed(),
                 })
                 .collect(),
             emitted_messages: self.messages.order.iter().cloned().collect(),
@@ -602,13 +604,17 @@ impl<S: Sink> Follower<S> {
     }
 }
 
-fn warn_restart(path: &Path, restart: Restart) {
+/// One warning line per file found rewritten, counted in `totals`.
+fn warn_restart(path: &Path, restart: Restart, totals: &mut Totals) {
     let why = match restart {
-        Restart::Replaced => "was replaced",
-        Restart::Truncated => "was truncated",
+        Restart::Replaced => "it was replaced",
+        Restart::Truncated => "it was truncated",
+        Restart::Rewritten => "what was read of it changed",
     };
+    totals.rewritten_files += 1;
     eprintln!(
-        "gt agent-log: {} {why}; reading it again from the start",
+        "gt agent-log: warning: {} was rewritten ({why}); reading it again from the start, \
+         skipping what was already exported",
         path.display()
     );
 }

@@ -4,17 +4,70 @@
 //! two positions — the *committed* one (offset and parser state whose records were
 //! confirmed exported, what a checkpoint stores) and the *working* one (what was read since).
 //! [`Tail::commit`] moves the first to the second after a confirmed export; [`Tail::rewind`]
-//! moves the second back after a failed one, so the same lines are read again later. A file
-//! whose device or inode changed (replaced) or that became shorter than what was read
-//! (truncated) is read again from its start. A partial last line waits for its newline. No
-//! file descriptor is kept between reads. This module must not decide when to commit, talk to
-//! telemetry, or find files.
+//! moves the second back after a failed one, so the same lines are read again later. A partial
+//! last line waits for its newline. No file descriptor is kept between reads. This module must
+//! not decide when to commit, talk to telemetry, or find files.
+//!
+//! # Rewrites
+//!
+//! An offset is only meaningful for the bytes it was taken in. Agents rewrite transcripts
+//! (Claude Code compacts a session and writes it again, in place or through a temporary file
+//! renamed over it; a user restores a backup; a file is truncated and grows again), so the
+//! device, inode and size of a file cannot tell whether the bytes before the offset are still
+//! the ones that were read. [`Tail`] therefore keeps a [`Fingerprint`] of the bytes it
+//! consumed: the first [`FINGERPRINT_HEAD`] bytes of the file and the last
+//! [`FINGERPRINT_TAIL`] bytes before the offset (SHA-1 of both, a stable hash, so a
+//! checkpoint written by one build is read the same by the next). [`Tail::check`] compares
+//! those bytes with the file at the path on resume (the first check after
+//! [`Tail::resumed`]) and every time the file's identity, size or mtime changed:
+//!
+//! - the same bytes, even in a new inode (a copy renamed over the file that kept what was
+//!   read): reading goes on at the offset, nothing is read twice;
+//! - other bytes, or a file shorter than what was read: [`Restart`] — the file is read again
+//!   from its start with a fresh parser, and the caller prints one warning and counts it.
+//!
+//! A restart commits at once (offset 0, fresh parser state): nothing of the new content was
+//! exported yet, so a failed export afterwards goes back to the start of the new content,
+//! never to the old offset in the new bytes.
+//!
+//! ## Not counting the old content twice
+//!
+//! Reading a rewritten file again from its start meets what was already exported. Two layers
+//! drop it:
+//!
+//! 1. The follower's session-wide memory of exported message ids (the last
+//!    `MESSAGE_MEMORY` ids, see `follow.rs`) drops a Claude Code usage whose message was
+//!    exported. It is bounded, so alone it would count again the oldest messages of a file
+//!    longer than the memory, and Codex usages have no message id at all.
+//! 2. So each file also remembers [`Marks`]: the newest timestamp among the usages and among
+//!    the content events it handed on, with how many were handed on at exactly that instant.
+//!    A restart turns them into a *replay floor* (kept in the checkpoint, so a `kill -9`
+//!    during the re-read keeps it): while reading the rewritten file, a usage or content
+//!    event older than the floor, or at the floor's instant and within the number handed on
+//!    at it, was exported before the rewrite and is skipped. This is sound as long as an
+//!    agent writes a file's events in time order (Claude Code and Codex both append
+//!    timestamped lines as things happen; a rewrite keeps old lines' timestamps), whatever
+//!    the number of old messages. New content has newer timestamps and passes. The floor
+//!    never expires: an event written later with a timestamp older than everything already
+//!    exported from the same file is skipped (a clock going backwards), the price of never
+//!    counting a rewritten file twice.
+//!
+//! A file deleted and later created again under the same name is a new file (its tail was
+//! forgotten): only layer 1 applies to it.
+//!
+//! Limits: a checkpoint written before fingerprints existed has none; the first check then
+//! trusts the file and learns the bytes at the offset. The bytes of a partial last line held
+//! by the reader are not fingerprinted, nor the bytes of an oversized line skipped at the
+//! window's place (the tail window then restarts after it).
 
+use std::collections::VecDeque;
 use std::fs::{File, Metadata};
 use std::io::{self, Read as _, Seek as _, SeekFrom};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
 
 use agent_transcripts::{
     AgentKind, ClaudeCodeParser, CodexParser, DedupState, Event, LineReader, OpenCodeParser,
@@ -27,6 +80,200 @@ pub const FOLLOW_DEDUP_CAPACITY: usize = 1024;
 
 /// Bytes read from a file per `read` call.
 const CHUNK: usize = 64 * 1024;
+
+/// Bytes at the start of a file a [`Fingerprint`] covers (at most).
+pub const FINGERPRINT_HEAD: usize = 4096;
+/// Bytes before the offset a [`Fingerprint`] covers (at most).
+pub const FINGERPRINT_TAIL: usize = 4096;
+
+/// What a checkpoint keeps of the bytes before its offset, to tell a file that only grew from
+/// one that was rewritten. See the [module docs](self#rewrites).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Bytes covered at the start of the file: `[0, head_len)`.
+    pub head_len: u64,
+    /// Bytes covered before the offset: `[offset - tail_len, offset)`.
+    pub tail_len: u64,
+    /// SHA-1 (lowercase hex) of the head bytes followed by the tail bytes.
+    pub sha1: String,
+}
+
+/// The newest timestamp among the events of one kind a file handed on, and how many of them
+/// had exactly that timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// The newest timestamp.
+    pub at: SystemTime,
+    /// Events handed on at `at`.
+    pub same: u64,
+}
+
+/// [`Mark`]s of a file's usages and content events. See the [module docs](self#rewrites).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marks {
+    /// Usages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Mark>,
+    /// Content events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Mark>,
+}
+
+impl Marks {
+    fn slot(&mut self, event: &Event) -> (&mut Option<Mark>, SystemTime) {
+        match event {
+            Event::Usage(u) => (&mut self.usage, u.timestamp),
+            Event::Content(c) => (&mut self.event, c.timestamp),
+        }
+    }
+
+    /// Notes an event handed on.
+    fn note(&mut self, event: &Event) {
+        let (slot, ts) = self.slot(event);
+        match slot {
+            Some(m) if ts < m.at => {}
+            Some(m) if ts == m.at => m.same += 1,
+            _ => *slot = Some(Mark { at: ts, same: 1 }),
+        }
+    }
+
+    /// As a replay floor: whether `event` was handed on before the rewrite (an event at the
+    /// floor's instant uses up one of its `same`).
+    fn covers(&mut self, event: &Event) -> bool {
+        let (slot, ts) = self.slot(event);
+        match slot {
+            Some(m) if ts < m.at => true,
+            Some(m) if ts == m.at && m.same > 0 => {
+                m.same -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a checkpoint keeps of one file besides its offset and parser state: what the bytes
+/// before the offset were, and what was handed on from them. See the
+/// [module docs](self#rewrites).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consumed {
+    /// The bytes before the offset; `None` in checkpoints written before fingerprints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
+    /// The newest events handed on from this file (before the offset).
+    #[serde(default)]
+    pub seen: Marks,
+    /// Set once the file was rewritten: events not newer than this were exported before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_floor: Option<Marks>,
+}
+
+/// The bytes a [`Fingerprint`] is made of, kept as lines are consumed.
+#[derive(Debug, Clone)]
+struct Window {
+    /// File bytes `[0, head.len())`.
+    head: Vec<u8>,
+    /// `head` still grows with the next consumed bytes.
+    head_open: bool,
+    /// File bytes `[end - tail.len(), end)`.
+    tail: VecDeque<u8>,
+    end: u64,
+}
+
+impl Window {
+    fn empty() -> Self {
+        Self {
+            head: Vec::new(),
+            head_open: true,
+            tail: VecDeque::new(),
+            end: 0,
+        }
+    }
+
+    fn loaded(head: Vec<u8>, tail: Vec<u8>, end: u64) -> Self {
+        Self {
+            head_open: head.len() < FINGERPRINT_HEAD && head.len() as u64 == end,
+            head,
+            tail: tail.into(),
+            end,
+        }
+    }
+
+    /// Takes in `parts`, consecutive file bytes that end at offset `end`.
+    fn consume(&mut self, parts: &[&[u8]], end: u64) {
+        let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        if end.checked_sub(len) != Some(self.end) {
+            // Bytes were skipped (an oversized line): the windows restart after them.
+            self.head_open = false;
+            self.tail.clear();
+        }
+        for part in parts {
+            if self.head_open {
+                let take = (FINGERPRINT_HEAD - self.head.len()).min(part.len());
+                self.head.extend_from_slice(&part[..take]);
+                self.head_open = self.head.len() < FINGERPRINT_HEAD;
+            }
+            let keep = &part[part.len().saturating_sub(FINGERPRINT_TAIL)..];
+            self.tail.extend(keep);
+        }
+        let excess = self.tail.len().saturating_sub(FINGERPRINT_TAIL);
+        self.tail.drain(..excess);
+        self.end = end;
+    }
+
+    /// The fingerprint of the bytes before `offset` (at or after [`Self::end`]: bytes skipped
+    /// after the window leave only its head).
+    fn fingerprint(&self, offset: u64) -> Fingerprint {
+        let mut sha = sha1_smol::Sha1::new();
+        sha.update(&self.head);
+        let tail_len = if offset == self.end {
+            let (a, b) = self.tail.as_slices();
+            sha.update(a);
+            sha.update(b);
+            self.tail.len() as u64
+        } else {
+            0
+        };
+        Fingerprint {
+            head_len: self.head.len() as u64,
+            tail_len,
+            sha1: sha.digest().to_string(),
+        }
+    }
+}
+
+/// The bytes a fingerprint of the bytes before `offset` covers in `file`, with their SHA-1;
+/// `None` when the file is shorter than `offset`.
+fn file_window(
+    file: &mut File,
+    offset: u64,
+    head_len: u64,
+    tail_len: u64,
+) -> io::Result<Option<(String, Vec<u8>, Vec<u8>)>> {
+    if file.metadata()?.len() < offset || head_len > offset || tail_len > offset {
+        return Ok(None);
+    }
+    let mut read_at = |from: u64, len: u64| -> io::Result<Vec<u8>> {
+        let mut buf = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut buf)?;
+        Ok(buf)
+    };
+    let head = match read_at(0, head_len) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let tail = match read_at(offset - tail_len, tail_len) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(&head);
+    sha.update(&tail);
+    Ok(Some((sha.digest().to_string(), head, tail)))
+}
 
 /// Which file a path pointed at: device and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +323,9 @@ pub enum Restart {
     Replaced,
     /// The file is shorter than what was read (truncated in place).
     Truncated,
+    /// The bytes before the read position changed (rewritten in place, or truncated and
+    /// grown again past the read position).
+    Rewritten,
 }
 
 /// How a [`Tail::read`] call ended.
@@ -116,6 +366,18 @@ pub struct Tail {
     /// The working position differs from the committed one.
     dirty: bool,
     events: Vec<Event>,
+    /// The consumed bytes' window; `None` until the first [`Tail::check`] of a resumed file.
+    window: Option<Window>,
+    committed_window: Option<Window>,
+    committed_fingerprint: Option<Fingerprint>,
+    seen: Marks,
+    committed_seen: Marks,
+    floor: Option<Marks>,
+    committed_floor: Option<Marks>,
+    /// Last mtime seen by [`Tail::check`].
+    mtime: Option<SystemTime>,
+    /// Events the replay floor skipped since the last commit.
+    replayed: u64,
 }
 
 impl std::fmt::Debug for Tail {
@@ -149,6 +411,9 @@ impl Tail {
             parser = new_parser(agent, &path, offset == 0);
         }
         let committed_parser = parser.dedup_state();
+        // From the start, the consumed bytes are known (none); from an offset, they are
+        // learnt (or checked against the checkpoint) by the first check.
+        let window = (offset == 0).then(Window::empty);
         Self {
             path,
             agent,
@@ -166,7 +431,47 @@ impl Tail {
             skips: SkipCounts::default(),
             dirty: false,
             events: Vec::new(),
+            committed_window: window.clone(),
+            window,
+            committed_fingerprint: None,
+            seen: Marks::default(),
+            committed_seen: Marks::default(),
+            floor: None,
+            committed_floor: None,
+            mtime: None,
+            replayed: 0,
         }
+    }
+
+    /// Resumes with what a checkpoint kept of the consumed bytes: the next [`check`] compares
+    /// them with the file (see the [module docs](self#rewrites)).
+    ///
+    /// [`check`]: Self::check
+    #[must_use]
+    pub fn resumed(mut self, consumed: Consumed) -> Self {
+        self.committed_fingerprint = consumed.fingerprint;
+        self.seen = consumed.seen;
+        self.committed_seen = consumed.seen;
+        self.floor = consumed.replay_floor;
+        self.committed_floor = consumed.replay_floor;
+        self
+    }
+
+    /// What a checkpoint keeps of the committed position besides offset and parser state.
+    #[must_use]
+    pub fn consumed(&self) -> Consumed {
+        Consumed {
+            fingerprint: self.committed_fingerprint.clone(),
+            seen: self.committed_seen,
+            replay_floor: self.committed_floor,
+        }
+    }
+
+    /// Usages and content events skipped since the last commit because they were exported
+    /// before the file was rewritten.
+    #[must_use]
+    pub fn replayed(&self) -> u64 {
+        self.replayed
     }
 
     /// The transcript's path.
@@ -211,30 +516,108 @@ impl Tail {
         self.dirty
     }
 
-    /// Compares the file now at the path (`meta`) with the one being followed. A replaced or
-    /// truncated file is restarted from offset 0 with a fresh parser (the commit that follows
-    /// makes it permanent).
+    /// Compares the file now at the path (`meta`) with the one being followed. When its
+    /// identity, size or mtime changed (or on the first check after a resume), the bytes
+    /// before the read position are compared with what was read: a file that still holds
+    /// them goes on (even as a new inode); a replaced, truncated or rewritten one is
+    /// restarted from offset 0 with a fresh parser, committed at once, and later events not
+    /// newer than what was handed on before are skipped (see the
+    /// [module docs](self#rewrites)). A file that cannot be opened now is checked again next
+    /// time.
     pub fn check(&mut self, meta: &Metadata) -> Option<Restart> {
         let id = FileId::of(meta);
-        let restart = if id != self.id {
-            Restart::Replaced
-        } else if meta.len() < self.read_pos || meta.len() < self.committed_offset {
-            Restart::Truncated
+        let len = meta.len();
+        let mtime = meta.modified().ok();
+        let restart = if len < self.read_pos || len < self.committed_offset {
+            if id == self.id {
+                Restart::Truncated
+            } else {
+                Restart::Replaced
+            }
+        } else if id != self.id || len != self.size || mtime != self.mtime || self.window.is_none()
+        {
+            match self.holds_consumed_bytes(id) {
+                Ok(Some(true)) => {
+                    self.id = id;
+                    self.size = len;
+                    self.mtime = mtime;
+                    return None;
+                }
+                Ok(Some(false)) if id == self.id => Restart::Rewritten,
+                Ok(Some(false)) => Restart::Replaced,
+                // Changed again meanwhile, or unreadable: the next check looks again.
+                Ok(None) | Err(_) => return None,
+            }
         } else {
-            self.size = meta.len();
             return None;
         };
         self.id = id;
-        self.size = meta.len();
+        self.size = len;
+        self.mtime = mtime;
+        self.restart();
+        Some(restart)
+    }
+
+    /// Whether the file at the path (identity `id`) holds the bytes consumed so far; `None`
+    /// when the path names another file by the time it is opened.
+    fn holds_consumed_bytes(&mut self, id: FileId) -> io::Result<Option<bool>> {
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if FileId::of(&file.metadata()?) != id {
+            return Ok(None);
+        }
+        let (expected, offset) = match &self.window {
+            Some(w) => (Some(w.fingerprint(w.end)), w.end),
+            None => (self.committed_fingerprint.clone(), self.committed_offset),
+        };
+        let (head_len, tail_len) = expected.as_ref().map_or(
+            (
+                offset.min(FINGERPRINT_HEAD as u64),
+                offset.min(FINGERPRINT_TAIL as u64),
+            ),
+            |f| (f.head_len, f.tail_len),
+        );
+        let Some((sha1, head, tail)) = file_window(&mut file, offset, head_len, tail_len)? else {
+            return Ok(Some(false));
+        };
+        if expected.is_some_and(|f| f.sha1 != sha1) {
+            return Ok(Some(false));
+        }
+        if self.window.is_none() {
+            // Resumed: from now on the window follows the reads. (A checkpoint without a
+            // fingerprint is trusted here, as it was before fingerprints existed.)
+            let window = Window::loaded(head, tail, offset);
+            if !self.dirty {
+                self.committed_window = Some(window.clone());
+            }
+            self.window = Some(window);
+        }
+        Ok(Some(true))
+    }
+
+    /// Reads the file again from its start, committed at once: nothing of the new content was
+    /// exported yet.
+    fn restart(&mut self) {
         self.parser = new_parser(self.agent, &self.path, true);
+        self.committed_parser = self.parser.dedup_state();
         self.reader = LineReader::new();
         self.committed_oversized = 0;
+        self.committed_offset = 0;
         self.base = 0;
         self.read_pos = 0;
+        self.window = Some(Window::empty());
+        self.committed_window = self.window.clone();
+        self.committed_fingerprint = None;
+        // What was handed on and confirmed before the rewrite is the floor of the re-read.
+        self.seen = self.committed_seen;
+        self.floor = Some(self.committed_seen);
+        self.committed_floor = self.floor;
         self.unflushed = false;
         self.dirty = true;
         self.last_growth = Instant::now();
-        Some(restart)
     }
 
     /// Whether bytes or complete lines are waiting to be read.
@@ -257,16 +640,20 @@ impl Tail {
         let mut buf = Vec::new();
         loop {
             while *budget > 0 {
+                let before = self.base + self.reader.consumed_bytes();
                 let Some(line) = self.reader.next_line() else {
                     break;
                 };
+                let end = before + line.len() as u64 + 1;
+                if let Some(w) = &mut self.window {
+                    w.consume(&[line, b"\n"], end);
+                }
                 let outcome = self.parser.parse_line(line, &mut self.events);
                 self.skips.record(outcome);
                 self.unflushed = true;
                 self.dirty = true;
-                for event in self.events.drain(..) {
-                    *budget = budget.saturating_sub(record(event));
-                }
+                let made = self.hand_on(record);
+                *budget = budget.saturating_sub(made);
             }
             if *budget == 0 {
                 return Ok(ReadEnd::BudgetSpent);
@@ -313,7 +700,29 @@ impl Tail {
         self.skips.record(outcome);
         self.unflushed = true;
         self.dirty = true;
-        self.events.drain(..).map(&mut *record).sum()
+        // The last line had no newline: the window restarts after it (see `Window::consume`).
+        self.hand_on(record)
+    }
+
+    /// Whether `event` goes on: not covered by the replay floor (then noted as handed on).
+    fn pass(&mut self, event: &Event) -> bool {
+        if self.floor.as_mut().is_some_and(|f| f.covers(event)) {
+            self.replayed += 1;
+            return false;
+        }
+        self.seen.note(event);
+        true
+    }
+
+    /// Hands on the parser's events that pass; returns the records made.
+    fn hand_on(&mut self, record: &mut impl FnMut(Event) -> usize) -> usize {
+        let mut made = 0;
+        for event in std::mem::take(&mut self.events) {
+            if self.pass(&event) {
+                made += record(event);
+            }
+        }
+        made
     }
 
     /// When the parser's held-back usage should be released if nothing new arrives, `None`
@@ -331,7 +740,7 @@ impl Tail {
         self.parser.flush(&mut self.events);
         self.unflushed = false;
         self.dirty = true;
-        self.events.drain(..).map(&mut *record).sum()
+        self.hand_on(record)
     }
 
     /// Makes the working position the committed one; returns the skipped-line counts it
@@ -343,6 +752,14 @@ impl Tail {
         let oversized = self.reader.counts().oversized;
         skips.oversized += oversized - self.committed_oversized;
         self.committed_oversized = oversized;
+        self.committed_fingerprint = self
+            .window
+            .as_ref()
+            .map(|w| w.fingerprint(self.committed_offset));
+        self.committed_window = self.window.clone();
+        self.committed_seen = self.seen;
+        self.committed_floor = self.floor;
+        self.replayed = 0;
         self.dirty = false;
         skips
     }
@@ -361,6 +778,10 @@ impl Tail {
         self.base = self.committed_offset;
         self.read_pos = self.committed_offset;
         self.skips = SkipCounts::default();
+        self.window = self.committed_window.clone();
+        self.seen = self.committed_seen;
+        self.floor = self.committed_floor;
+        self.replayed = 0;
         self.unflushed = false;
         self.dirty = false;
     }
@@ -417,8 +838,49 @@ mod tests {
         assert_eq!(got, again);
     }
 
+    /// An assistant line with message `m{i}` at second `i`.
+    fn msg(i: u32, text: &str) -> String {
+        format!(
+            r#"{{"type":"assistant","timestamp":"2025-06-18T10:{:02}:{:02}.000Z","sessionId":"s","requestId":"r{i}","message":{{"id":"m{i}","model":"claude-sonnet-4-5","content":[{{"type":"text","text":"{text}"}}],"usage":{{"input_tokens":1,"output_tokens":{i}}}}}}}"#,
+            i / 60,
+            i % 60
+        )
+    }
+
+    fn lines(range: std::ops::Range<u32>, text: &str) -> String {
+        range.map(|i| msg(i, text) + "\n").collect()
+    }
+
+    /// Rewrites `p` in place (same inode): truncate, then write.
+    fn rewrite_in_place(p: &Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(p)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    fn usages(events: &[Event]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| e.as_usage().map(|u| u.message_id.clone()))
+            .collect()
+    }
+
+    /// Reads to the end, releases held usage, commits.
+    fn drained(t: &mut Tail) -> Vec<Event> {
+        let mut got = read_all(t);
+        t.flush_parser(&mut |e| {
+            got.push(e);
+            1
+        });
+        t.commit();
+        got
+    }
+
     #[test]
-    fn truncated_and_replaced_files_start_over() {
+    fn truncated_and_replaced_files_start_over_without_handing_on_old_events_again() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.jsonl");
         std::fs::write(&p, format!("{A1}\n{A2}\n")).unwrap();
@@ -430,14 +892,125 @@ mod tests {
             t.check(&std::fs::metadata(&p).unwrap()),
             Some(Restart::Truncated)
         );
-        assert_eq!(read_all(&mut t).len(), 1);
+        assert_eq!(read_all(&mut t).len(), 0, "A2's text was handed on already");
+        assert_eq!(t.replayed(), 1);
+        t.commit();
         let q = dir.path().join("new.jsonl");
-        std::fs::write(&q, format!("{A1}\n{A2}\n{A1}\n")).unwrap();
+        std::fs::write(&q, format!("{A1}\n{A2}\n{}\n", msg(7, "new"))).unwrap();
         std::fs::rename(&q, &p).unwrap();
         assert_eq!(
             t.check(&std::fs::metadata(&p).unwrap()),
             Some(Restart::Replaced)
         );
-        assert!(read_all(&mut t).len() >= 2);
+        let got = drained(&mut t);
+        assert_eq!(
+            usages(&got),
+            ["m2", "m7"],
+            "m2's usage was held back, never handed on"
+        );
+        assert_eq!(got.len(), 3, "{got:?}");
+    }
+
+    #[test]
+    fn a_file_rewritten_longer_in_place_is_read_again_and_only_new_events_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl");
+        std::fs::write(&p, lines(0..50, "old")).unwrap();
+        let mut t = tail_of(&p);
+        assert_eq!(usages(&drained(&mut t)).len(), 50);
+        // Compacted: the old messages, shorter, then new ones; the old offset now falls in
+        // the middle of the new ones.
+        rewrite_in_place(&p, &(lines(0..50, "") + &lines(50..90, "new")));
+        assert_eq!(
+            t.check(&std::fs::metadata(&p).unwrap()),
+            Some(Restart::Rewritten)
+        );
+        let got = drained(&mut t);
+        let want: Vec<String> = (50..90).map(|i| format!("m{i}")).collect();
+        assert_eq!(usages(&got), want);
+        assert_eq!(got.len(), 80, "40 texts and 40 usages");
+    }
+
+    #[test]
+    fn a_copy_that_kept_what_was_read_goes_on_at_the_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl");
+        std::fs::write(&p, lines(0..10, "old")).unwrap();
+        let mut t = tail_of(&p);
+        drained(&mut t);
+        let q = dir.path().join("tmp");
+        std::fs::write(&q, lines(0..10, "old") + &lines(10..12, "new")).unwrap();
+        std::fs::rename(&q, &p).unwrap();
+        assert_eq!(t.check(&std::fs::metadata(&p).unwrap()), None);
+        assert_eq!(usages(&drained(&mut t)), ["m10", "m11"]);
+    }
+
+    #[test]
+    fn a_resumed_checkpoint_detects_a_rewrite_made_while_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl");
+        std::fs::write(&p, lines(0..100, "old")).unwrap();
+        let mut t = tail_of(&p);
+        drained(&mut t);
+        let (offset, state) = (t.committed_offset(), t.committed_parser().clone());
+        // What a checkpoint keeps survives its JSON.
+        let consumed: Consumed =
+            serde_json::from_str(&serde_json::to_string(&t.consumed()).unwrap()).unwrap();
+        assert_eq!(consumed, t.consumed());
+        let resume = |consumed: Consumed| {
+            let meta = std::fs::metadata(&p).unwrap();
+            Tail::new(
+                p.clone(),
+                AgentKind::ClaudeCode,
+                FileId::of(&meta),
+                offset,
+                meta.len(),
+                Some(state.clone()),
+            )
+            .resumed(consumed)
+        };
+        // Only grown: goes on at the offset.
+        std::fs::write(&p, lines(0..100, "old") + &lines(100..101, "x")).unwrap();
+        let mut t = resume(consumed.clone());
+        assert_eq!(t.check(&std::fs::metadata(&p).unwrap()), None);
+        assert_eq!(usages(&drained(&mut t)), ["m100"]);
+        // Rewritten longer: other bytes before the offset.
+        rewrite_in_place(&p, &(lines(0..100, "OLD") + &lines(100..103, "x")));
+        let mut t = resume(consumed.clone());
+        assert_eq!(
+            t.check(&std::fs::metadata(&p).unwrap()),
+            Some(Restart::Rewritten)
+        );
+        assert_eq!(usages(&drained(&mut t)), ["m100", "m101", "m102"]);
+        // A checkpoint from before fingerprints trusts the file, then follows it.
+        let mut t = resume(Consumed::default());
+        assert_eq!(t.check(&std::fs::metadata(&p).unwrap()), None);
+        rewrite_in_place(&p, &(lines(0..100, "xx") + &lines(100..104, "x")));
+        assert_eq!(
+            t.check(&std::fs::metadata(&p).unwrap()),
+            Some(Restart::Rewritten)
+        );
+    }
+
+    #[test]
+    fn the_replay_floor_counts_events_at_its_instant() {
+        let usage = |secs: u64| {
+            Event::Usage(agent_transcripts::Usage {
+                timestamp: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+                ..agent_transcripts::Usage::default()
+            })
+        };
+        let mut seen = Marks::default();
+        for e in [usage(99), usage(100), usage(100)] {
+            seen.note(&e);
+        }
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
+        assert_eq!(seen.usage, Some(Mark { at, same: 2 }));
+        let mut floor = seen;
+        let covered: Vec<bool> = [99, 100, 100, 100, 101]
+            .into_iter()
+            .map(|s| floor.covers(&usage(s)))
+            .collect();
+        assert_eq!(covered, [true, true, true, false, false]);
     }
 }
