@@ -678,6 +678,10 @@ impl Tail {
             };
             let n = f.read(&mut buf)?;
             if n == 0 {
+                // The file ends here now, whatever size the last check saw: had it shrunk
+                // since (truncated between check and read), `has_unread` would stay true and
+                // the follower would spin on it without ever checking the file again.
+                self.size = self.read_pos;
                 return Ok(ReadEnd::Eof);
             }
             self.reader.push(&buf[..n]);
@@ -990,6 +994,38 @@ mod tests {
             t.check(&std::fs::metadata(&p).unwrap()),
             Some(Restart::Rewritten)
         );
+    }
+
+    #[test]
+    fn a_file_truncated_between_check_and_read_has_nothing_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl");
+        std::fs::write(&p, lines(0..3, "a")).unwrap();
+        let mut t = tail_of(&p);
+        drained(&mut t);
+        append_line(&p, &msg(3, "b"));
+        t.check(&std::fs::metadata(&p).unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        assert!(t.has_unread());
+        read_all(&mut t);
+        assert!(
+            !t.has_unread(),
+            "else the follower spins without checking again"
+        );
+        assert_eq!(
+            t.check(&std::fs::metadata(&p).unwrap()),
+            Some(Restart::Truncated)
+        );
+    }
+
+    fn append_line(p: &Path, line: &str) {
+        let mut f = std::fs::OpenOptions::new().append(true).open(p).unwrap();
+        writeln!(f, "{line}").unwrap();
     }
 
     #[test]

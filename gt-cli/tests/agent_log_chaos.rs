@@ -35,8 +35,9 @@ use agent_log_common::{Running, Town, WAIT, append, poll_until};
 use otlp_capture::{LogRecord, Mode, PointValue, Receiver, Value};
 use serde_json::{Value as Json, json};
 
-/// Operations per run and agent kind in CI: about 20-40 s each on a loaded 2-core machine.
-const CI_BUDGET: usize = 80;
+/// Operations per run and agent kind in CI: about 10 s each on a quiet 2-core machine, a few
+/// tens of seconds loaded.
+const CI_BUDGET: usize = 200;
 
 /// Seeds that found bugs, replayed on every run (agent, seed, budget, what it found).
 const REGRESSION_SEEDS: &[(Agent, u64, usize, &str)] = &[];
@@ -248,8 +249,9 @@ impl Chaos {
             .collect()
     }
 
-    /// The lines of one new API message in file `i` (registered in the ground truth).
-    fn message(&mut self, i: usize) -> Vec<Line> {
+    /// The lines of one new API message in file `i`, written after its lines and `pending`
+    /// (registered in the ground truth).
+    fn message(&mut self, i: usize, pending: &[Line]) -> Vec<Line> {
         self.next_msg += 1;
         let n = self.next_msg;
         let (session, model) = (self.files[i].session.clone(), self.files[i].model.clone());
@@ -277,9 +279,11 @@ impl Chaos {
                 let out = n;
                 self.truth
                     .insert(format!("out:{out}"), Owner { session, model });
+                // Codex totals are cumulative over the file.
                 let (tin, tout) = self.files[i]
                     .lines
                     .iter()
+                    .chain(pending)
                     .filter_map(|l| l.tokens)
                     .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
                 let (t1, t2) = (self.tick(), self.tick());
@@ -371,21 +375,22 @@ impl Chaos {
                 let n = self.rng.usize(1..6);
                 let mut lines = Vec::new();
                 for _ in 0..n {
-                    lines.extend(self.message(i));
+                    let more = self.message(i, &lines);
+                    lines.extend(more);
                 }
                 self.write_new(i, lines, false);
                 format!("append {n} to {i}")
             }
             30..40 => {
                 let i = self.pick();
-                let lines = self.message(i);
+                let lines = self.message(i, &[]);
                 self.write_new(i, lines, true);
                 format!("partial line in {i}")
             }
             40..48 => {
                 // Streamed: one message's lines written one by one.
                 let i = self.pick();
-                let lines = self.message(i);
+                let lines = self.message(i, &[]);
                 let k = lines.len();
                 for l in lines {
                     self.write_new(i, vec![l], false);
@@ -400,7 +405,7 @@ impl Chaos {
                 } else {
                     self.new_file()
                 };
-                let lines = self.message(i);
+                let lines = self.message(i, &[]);
                 let copies = lines
                     .iter()
                     .map(|l| {
@@ -442,9 +447,10 @@ impl Chaos {
                         tokens: l.tokens,
                     })
                     .collect();
-                let n = self.rng.usize(1..20);
+                let (old, n) = (lines.len(), self.rng.usize(1..20));
                 for _ in 0..n {
-                    lines.extend(self.message(i));
+                    let more = self.message(i, &lines[old..]);
+                    lines.extend(more);
                 }
                 let how = self.replace_content(i, lines);
                 format!("rewrite {i} longer (+{n}) {how}")
@@ -487,13 +493,14 @@ impl Chaos {
                 self.files[i].lines.clear();
                 std::thread::sleep(Duration::from_millis(self.rng.u64(0..300)));
                 let mut lines = self.header(i);
-                lines.extend(self.message(i));
+                let more = self.message(i, &lines);
+                lines.extend(more);
                 self.write_new(i, lines, false);
                 format!("delete and recreate {i}")
             }
             82..86 => {
                 let i = self.new_file();
-                let lines = self.message(i);
+                let lines = self.message(i, &[]);
                 self.write_new(i, lines, false);
                 format!("new file {i}")
             }
@@ -616,8 +623,14 @@ impl Chaos {
             m
         };
         if !poll_until(WAIT, || missing().is_empty()) {
+            let all = self.rx.logs();
+            let arrived: Vec<String> = all
+                .iter()
+                .filter(|r| r.body_str() == Some("agent.usage"))
+                .filter_map(|r| self.key_of(r))
+                .collect();
             self.fail(&format!(
-                "{} of {} usages never arrived: {:?}",
+                "{} of {} usages never arrived: {:?}\nusages that arrived (accepted or not): {arrived:?}",
                 missing().len(),
                 required.len(),
                 missing()
