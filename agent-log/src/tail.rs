@@ -404,10 +404,12 @@ impl Tail {
         state: Option<DedupState>,
     ) -> Self {
         let mut parser = new_parser(agent, &path, offset == 0);
-        if let Some(state) = state
-            && parser.restore_dedup_state(state).is_err()
-        {
-            // A state from another agent's parser: start over with a fresh parser.
+        let restored = match state {
+            Some(state) => parser.restore_dedup_state(state).is_ok(),
+            None => false,
+        };
+        if !restored {
+            // No state, or one from another agent's parser: start over with a fresh parser.
             parser = new_parser(agent, &path, offset == 0);
         }
         let committed_parser = parser.dedup_state();
@@ -427,7 +429,9 @@ impl Tail {
             read_pos: offset,
             size,
             last_growth: Instant::now(),
-            unflushed: false,
+            // A restored parser may hold usage back (read before a stop, not yet released):
+            // it is released after the idle delay like any other, not only when the file grows.
+            unflushed: restored,
             skips: SkipCounts::default(),
             dirty: false,
             events: Vec::new(),
@@ -786,7 +790,9 @@ impl Tail {
         self.seen = self.committed_seen;
         self.floor = self.committed_floor;
         self.replayed = 0;
-        self.unflushed = false;
+        // The committed parser may hold usage back whose release was the batch that failed:
+        // it must be released again, even if no line follows.
+        self.unflushed = true;
         self.dirty = false;
     }
 }
@@ -1026,6 +1032,45 @@ mod tests {
     fn append_line(p: &Path, line: &str) {
         let mut f = std::fs::OpenOptions::new().append(true).open(p).unwrap();
         writeln!(f, "{line}").unwrap();
+    }
+
+    #[test]
+    fn usage_held_back_at_a_stop_or_in_a_failed_flush_is_released_without_new_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl");
+        std::fs::write(&p, lines(0..2, "a")).unwrap();
+        let mut t = tail_of(&p);
+        assert_eq!(usages(&read_all(&mut t)), ["m0"], "m1's usage is held back");
+        t.commit();
+        // A failed export of the idle flush: rewound, the flush must come again.
+        let mut flushed = Vec::new();
+        t.flush_parser(&mut |e| {
+            flushed.push(e);
+            1
+        });
+        assert_eq!(usages(&flushed), ["m1"]);
+        t.rewind();
+        assert!(t.idle_deadline(std::time::Duration::ZERO).is_some());
+        // Stopped with the usage held: resumed, it is released after the idle delay.
+        let meta = std::fs::metadata(&p).unwrap();
+        let mut resumed = Tail::new(
+            p.clone(),
+            AgentKind::ClaudeCode,
+            FileId::of(&meta),
+            t.committed_offset(),
+            meta.len(),
+            Some(t.committed_parser().clone()),
+        )
+        .resumed(t.consumed());
+        assert_eq!(resumed.check(&meta), None);
+        assert!(read_all(&mut resumed).is_empty());
+        assert!(resumed.idle_deadline(std::time::Duration::ZERO).is_some());
+        let mut got = Vec::new();
+        resumed.flush_parser(&mut |e| {
+            got.push(e);
+            1
+        });
+        assert_eq!(usages(&got), ["m1"]);
     }
 
     #[test]

@@ -544,11 +544,17 @@ impl Chaos {
 
     /// The keys of the usages whose line is in a followed file now.
     fn required(&self) -> HashSet<String> {
+        self.files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(&f.path).ok())
+            .flat_map(|text| self.keys_in(&text))
+            .collect()
+    }
+
+    /// The keys of the usages in a transcript's text.
+    fn keys_in(&self, text: &str) -> HashSet<String> {
         let mut keys = HashSet::new();
-        for f in &self.files {
-            let Ok(text) = std::fs::read_to_string(&f.path) else {
-                continue;
-            };
+        {
             for line in text.lines() {
                 let Ok(v) = serde_json::from_str::<Json>(line) else {
                     continue;
@@ -629,11 +635,24 @@ impl Chaos {
                 .filter(|r| r.body_str() == Some("agent.usage"))
                 .filter_map(|r| self.key_of(r))
                 .collect();
+            let whereabouts: Vec<String> = missing()
+                .iter()
+                .map(|key| {
+                    let files: Vec<usize> = (0..self.files.len())
+                        .filter(|&i| {
+                            std::fs::read_to_string(&self.files[i].path)
+                                .is_ok_and(|t| self.keys_in(&t).contains(key))
+                        })
+                        .collect();
+                    format!("{key} in files {files:?}")
+                })
+                .collect();
+            let cp = std::fs::read_to_string(self.town.checkpoint(SESSION)).unwrap_or_default();
             self.fail(&format!(
-                "{} of {} usages never arrived: {:?}\nusages that arrived (accepted or not): {arrived:?}",
+                "{} of {} usages never arrived: {whereabouts:?}\nusages that arrived (accepted \
+                 or not): {arrived:?}\ncheckpoint: {cp}",
                 missing().len(),
                 required.len(),
-                missing()
             ));
         }
         let mut gt = self.gt.take().unwrap();
