@@ -242,14 +242,21 @@ impl Window {
     }
 }
 
-/// The bytes a fingerprint of the bytes before `offset` covers in `file`, with their SHA-1;
-/// `None` when the file is shorter than `offset`.
+/// The bytes of a file a fingerprint covers, with their SHA-1.
+struct Covered {
+    sha1: String,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+/// The bytes a fingerprint of the bytes before `offset` covers in `file`; `None` when the
+/// file is shorter than `offset`.
 fn file_window(
     file: &mut File,
     offset: u64,
     head_len: u64,
     tail_len: u64,
-) -> io::Result<Option<(String, Vec<u8>, Vec<u8>)>> {
+) -> io::Result<Option<Covered>> {
     if file.metadata()?.len() < offset || head_len > offset || tail_len > offset {
         return Ok(None);
     }
@@ -272,7 +279,11 @@ fn file_window(
     let mut sha = sha1_smol::Sha1::new();
     sha.update(&head);
     sha.update(&tail);
-    Ok(Some((sha.digest().to_string(), head, tail)))
+    Ok(Some(Covered {
+        sha1: sha.digest().to_string(),
+        head,
+        tail,
+    }))
 }
 
 /// Which file a path pointed at: device and inode.
@@ -584,7 +595,9 @@ impl Tail {
             ),
             |f| (f.head_len, f.tail_len),
         );
-        let Some((sha1, head, tail)) = file_window(&mut file, offset, head_len, tail_len)? else {
+        let Some(Covered { sha1, head, tail }) =
+            file_window(&mut file, offset, head_len, tail_len)?
+        else {
             return Ok(Some(false));
         };
         if expected.is_some_and(|f| f.sha1 != sha1) {

@@ -238,7 +238,8 @@ impl Receiver {
         st.logs
             .iter()
             .zip(&st.logs_accepted)
-            .filter_map(|(r, ok)| ok.then(|| r.clone()))
+            .filter(|(_, ok)| **ok)
+            .map(|(r, _)| r.clone())
             .collect()
     }
 
