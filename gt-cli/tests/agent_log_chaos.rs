@@ -314,6 +314,21 @@ impl Chaos {
         }
     }
 
+    /// `lines` followed by `n` new messages of file `i` (whose lines `lines[from..]` follow).
+    fn with_messages(
+        &mut self,
+        i: usize,
+        mut lines: Vec<Line>,
+        from: usize,
+        n: usize,
+    ) -> Vec<Line> {
+        for _ in 0..n {
+            let more = self.message(i, &lines[from..]);
+            lines.extend(more);
+        }
+        lines
+    }
+
     /// Writes the rest of a partial line, if one is pending.
     fn finish_partial(&mut self, i: usize) {
         if let Some(rest) = self.files[i].rest.take() {
@@ -379,11 +394,7 @@ impl Chaos {
             0..30 => {
                 let i = self.pick();
                 let n = self.rng.usize(1..6);
-                let mut lines = Vec::new();
-                for _ in 0..n {
-                    let more = self.message(i, &lines);
-                    lines.extend(more);
-                }
+                let lines = self.with_messages(i, Vec::new(), 0, n);
                 self.write_new(i, lines, false);
                 format!("append {n} to {i}")
             }
@@ -445,7 +456,7 @@ impl Chaos {
             }
             60..70 => {
                 let i = self.pick();
-                let mut lines: Vec<Line> = self.files[i]
+                let lines: Vec<Line> = self.files[i]
                     .lines
                     .iter()
                     .map(|l| Line {
@@ -454,10 +465,7 @@ impl Chaos {
                     })
                     .collect();
                 let (old, n) = (lines.len(), self.rng.usize(1..20));
-                for _ in 0..n {
-                    let more = self.message(i, &lines[old..]);
-                    lines.extend(more);
-                }
+                let lines = self.with_messages(i, lines, old, n);
                 let how = self.replace_content(i, lines);
                 format!("rewrite {i} longer (+{n}) {how}")
             }
@@ -498,9 +506,8 @@ impl Chaos {
                 std::fs::remove_file(&self.files[i].path).unwrap();
                 self.files[i].lines.clear();
                 std::thread::sleep(Duration::from_millis(self.rng.u64(0..300)));
-                let mut lines = self.header(i);
-                let more = self.message(i, &lines);
-                lines.extend(more);
+                let header = self.header(i);
+                let lines = self.with_messages(i, header, 0, 1);
                 self.write_new(i, lines, false);
                 format!("delete and recreate {i}")
             }
