@@ -40,11 +40,15 @@
 //!    exported. It is bounded, so alone it would count again the oldest messages of a file
 //!    longer than the memory, and Codex usages have no message id at all.
 //! 2. So each file also remembers [`Marks`]: the newest timestamp among the usages and among
-//!    the content events it handed on, with how many were handed on at exactly that instant.
-//!    A restart turns them into a *replay floor* (kept in the checkpoint, so a `kill -9`
-//!    during the re-read keeps it): while reading the rewritten file, a usage or content
-//!    event older than the floor, or at the floor's instant and within the number handed on
-//!    at it, was exported before the rewrite and is skipped. This is sound as long as an
+//!    the content events it handed on, with which events were handed on at exactly that
+//!    instant (a digest of an identity that survives a rewrite: message id, or model and
+//!    tokens; the agent's line id, or type, position and text; past 32 at one instant, only
+//!    their number). A restart turns them into a *replay floor* (kept in the checkpoint, so
+//!    a `kill -9` during the re-read keeps it): while reading the rewritten file, a usage or
+//!    content event older than the floor, or at the floor's instant and one of those handed
+//!    on at it, was exported before the rewrite and is skipped. (A content event at that
+//!    very instant whose text the rewrite changed is exported again: one duplicate log
+//!    record, never a usage counted twice when it has a message id.) This is sound as long as an
 //!    agent writes a file's events in time order (Claude Code and Codex both append
 //!    timestamped lines as things happen; a rewrite keeps old lines' timestamps), whatever
 //!    the number of old messages. New content has newer timestamps and passes. The floor
@@ -98,18 +102,60 @@ pub struct Fingerprint {
     pub sha1: String,
 }
 
-/// The newest timestamp among the events of one kind a file handed on, and how many of them
-/// had exactly that timestamp.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Events at one instant whose identities a [`Mark`] keeps; past it, only their number.
+const MARK_IDS: usize = 32;
+
+/// The newest timestamp among the events of one kind a file handed on, how many of them had
+/// exactly that timestamp, and (up to [`MARK_IDS`]) which ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mark {
     /// The newest timestamp.
     pub at: SystemTime,
     /// Events handed on at `at`.
     pub same: u64,
+    /// Identities of the events handed on at `at` (see [`identity`]), while there are at
+    /// most [`MARK_IDS`] of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+}
+
+/// What identifies an event across a rewrite of its file (a compaction may change a line's
+/// bytes, not what it says): a usage's message id, else its model and tokens; a content
+/// event's type, role, position and text. A digest, to keep checkpoints small.
+fn identity(event: &Event) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    match event {
+        Event::Usage(u) if !u.message_id.is_empty() => sha.update(u.message_id.as_bytes()),
+        Event::Usage(u) => sha.update(
+            format!(
+                "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+                u.model,
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_tokens,
+                u.cache_creation_tokens
+            )
+            .as_bytes(),
+        ),
+        // The agent's own line id (Claude Code's `uuid`, OpenCode's part id) survives a
+        // rewrite; a digest of the line's bytes (`line:…`) does not.
+        Event::Content(c) if !c.source_id.is_empty() && !c.source_id.starts_with("line:") => {
+            sha.update(format!("{}\u{1f}{}", c.source_id, c.index).as_bytes());
+        }
+        Event::Content(c) => {
+            sha.update(
+                format!("{}\u{1f}{:?}\u{1f}{}\u{1f}", c.event_type, c.role, c.index).as_bytes(),
+            );
+            sha.update(c.content.as_bytes());
+        }
+    }
+    let mut hex = sha.digest().to_string();
+    hex.truncate(16);
+    hex
 }
 
 /// [`Mark`]s of a file's usages and content events. See the [module docs](self#rewrites).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Marks {
     /// Usages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,22 +178,55 @@ impl Marks {
         let (slot, ts) = self.slot(event);
         match slot {
             Some(m) if ts < m.at => {}
-            Some(m) if ts == m.at => m.same += 1,
-            _ => *slot = Some(Mark { at: ts, same: 1 }),
+            Some(m) if ts == m.at => {
+                m.same += 1;
+                if m.ids.len() < MARK_IDS {
+                    m.ids.push(identity(event));
+                } else {
+                    m.ids.clear();
+                }
+            }
+            _ => {
+                *slot = Some(Mark {
+                    at: ts,
+                    same: 1,
+                    ids: vec![identity(event)],
+                });
+            }
         }
     }
 
-    /// As a replay floor: whether `event` was handed on before the rewrite (an event at the
-    /// floor's instant uses up one of its `same`).
+    /// As a replay floor: whether `event` was handed on before the rewrite. An event at the
+    /// floor's instant is one of those handed on at it when its identity is among theirs
+    /// (when they were too many to keep, while fewer than their number were met).
     fn covers(&mut self, event: &Event) -> bool {
+        let id = match &self.slot(event).0 {
+            Some(m) if !m.ids.is_empty() => Some(identity(event)),
+            _ => None,
+        };
         let (slot, ts) = self.slot(event);
-        match slot {
-            Some(m) if ts < m.at => true,
-            Some(m) if ts == m.at && m.same > 0 => {
+        let Some(m) = slot else {
+            return false;
+        };
+        if ts < m.at {
+            return true;
+        }
+        if ts > m.at || m.same == 0 {
+            return false;
+        }
+        match id {
+            Some(id) => match m.ids.iter().position(|k| *k == id) {
+                Some(k) => {
+                    m.ids.swap_remove(k);
+                    m.same -= 1;
+                    true
+                }
+                None => false,
+            },
+            None => {
                 m.same -= 1;
                 true
             }
-            _ => false,
         }
     }
 }
@@ -465,9 +544,9 @@ impl Tail {
     #[must_use]
     pub fn resumed(mut self, consumed: Consumed) -> Self {
         self.committed_fingerprint = consumed.fingerprint;
-        self.seen = consumed.seen;
+        self.seen = consumed.seen.clone();
         self.committed_seen = consumed.seen;
-        self.floor = consumed.replay_floor;
+        self.floor = consumed.replay_floor.clone();
         self.committed_floor = consumed.replay_floor;
         self
     }
@@ -477,8 +556,8 @@ impl Tail {
     pub fn consumed(&self) -> Consumed {
         Consumed {
             fingerprint: self.committed_fingerprint.clone(),
-            seen: self.committed_seen,
-            replay_floor: self.committed_floor,
+            seen: self.committed_seen.clone(),
+            replay_floor: self.committed_floor.clone(),
         }
     }
 
@@ -629,9 +708,9 @@ impl Tail {
         self.committed_window = self.window.clone();
         self.committed_fingerprint = None;
         // What was handed on and confirmed before the rewrite is the floor of the re-read.
-        self.seen = self.committed_seen;
-        self.floor = Some(self.committed_seen);
-        self.committed_floor = self.floor;
+        self.seen = self.committed_seen.clone();
+        self.floor = Some(self.committed_seen.clone());
+        self.committed_floor = self.floor.clone();
         self.unflushed = false;
         self.dirty = true;
         self.last_growth = Instant::now();
@@ -778,8 +857,8 @@ impl Tail {
             .as_ref()
             .map(|w| w.fingerprint(self.committed_offset));
         self.committed_window = self.window.clone();
-        self.committed_seen = self.seen;
-        self.committed_floor = self.floor;
+        self.committed_seen = self.seen.clone();
+        self.committed_floor = self.floor.clone();
         self.replayed = 0;
         self.dirty = false;
         skips
@@ -800,8 +879,8 @@ impl Tail {
         self.read_pos = self.committed_offset;
         self.skips = SkipCounts::default();
         self.window = self.committed_window.clone();
-        self.seen = self.committed_seen;
-        self.floor = self.committed_floor;
+        self.seen = self.committed_seen.clone();
+        self.floor = self.committed_floor.clone();
         self.replayed = 0;
         // The committed parser may hold usage back whose release was the batch that failed:
         // it must be released again, even if no line follows.
@@ -941,9 +1020,10 @@ mod tests {
         std::fs::write(&p, lines(0..50, "old")).unwrap();
         let mut t = tail_of(&p);
         assert_eq!(usages(&drained(&mut t)).len(), 50);
-        // Compacted: the old messages, shorter, then new ones; the old offset now falls in
-        // the middle of the new ones.
-        rewrite_in_place(&p, &(lines(0..50, "") + &lines(50..90, "new")));
+        // Compacted: the old messages written again (other bytes, same records), then new
+        // ones; the old offset now falls in the middle of the new ones.
+        let compacted = lines(0..50, "old").replace(r#"{"type""#, r#"{"compacted":true,"type""#);
+        rewrite_in_place(&p, &(compacted + &lines(50..90, "new")));
         assert_eq!(
             t.check(&std::fs::metadata(&p).unwrap()),
             Some(Restart::Rewritten)
@@ -1087,24 +1167,41 @@ mod tests {
     }
 
     #[test]
-    fn the_replay_floor_counts_events_at_its_instant() {
-        let usage = |secs: u64| {
+    fn the_replay_floor_tells_events_at_its_instant_apart() {
+        let usage = |secs: u64, id: &str| {
             Event::Usage(agent_transcripts::Usage {
                 timestamp: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+                message_id: id.into(),
                 ..agent_transcripts::Usage::default()
             })
         };
         let mut seen = Marks::default();
-        for e in [usage(99), usage(100), usage(100)] {
+        for e in [usage(99, "a"), usage(100, "b"), usage(100, "c")] {
             seen.note(&e);
         }
         let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
-        assert_eq!(seen.usage, Some(Mark { at, same: 2 }));
-        let mut floor = seen;
-        let covered: Vec<bool> = [99, 100, 100, 100, 101]
-            .into_iter()
-            .map(|s| floor.covers(&usage(s)))
-            .collect();
-        assert_eq!(covered, [true, true, true, false, false]);
+        assert_eq!(seen.usage.as_ref().map(|m| (m.at, m.same)), Some((at, 2)));
+        let mut floor = seen.clone();
+        let covered: Vec<bool> = [
+            (99, "x"),
+            (100, "c"),
+            (100, "new"),
+            (100, "b"),
+            (100, "b"),
+            (101, "y"),
+        ]
+        .into_iter()
+        .map(|(s, id)| floor.covers(&usage(s, id)))
+        .collect();
+        assert_eq!(covered, [true, true, false, true, false, false]);
+        // More events at one instant than identities kept: their number decides.
+        let mut many = Marks::default();
+        for k in 0..=MARK_IDS {
+            many.note(&usage(100, &k.to_string()));
+        }
+        let covered = (0..=MARK_IDS + 1)
+            .filter(|k| many.covers(&usage(100, &format!("other {k}"))))
+            .count();
+        assert_eq!(covered, MARK_IDS + 1);
     }
 }
