@@ -38,6 +38,7 @@ fn file(i: usize, round: usize) -> FileCheckpoint {
         size: 1 << 20,
         offset: (1 << 19) + round as u64,
         parser: Some(parser_state(i, round)),
+        consumed: agent_log::tail::Consumed::default(),
     }
 }
 

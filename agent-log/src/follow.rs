@@ -134,6 +134,8 @@ pub struct Transcripts {
     committed: Vec<usize>,
     /// Files forgotten since the last save.
     removed: Vec<PathBuf>,
+    /// Files found rewritten since the last commit (counted in the next one).
+    rewrites: u64,
 }
 
 impl std::fmt::Debug for Transcripts {
@@ -161,6 +163,7 @@ impl Transcripts {
             adopted: HashSet::new(),
             committed: Vec::new(),
             removed: Vec::new(),
+            rewrites: 0,
         }
     }
 
@@ -260,12 +263,14 @@ impl Transcripts {
             size: t.size(),
             offset: t.committed_offset(),
             parser: Some(t.committed_parser().clone()),
+            consumed: t.consumed(),
         }
     }
 }
 
 impl BatchSource for Transcripts {
     fn resume(&mut self, cp: Checkpoint) -> Totals {
+        let mut totals = cp.totals;
         self.messages = MessageIds::from_keys(cp.emitted_messages);
         let agent = self.agent_for_restore();
         for f in cp.files {
@@ -283,13 +288,15 @@ impl BatchSource for Transcripts {
                 f.offset,
                 f.size,
                 f.parser,
-            );
+            )
+            .resumed(f.consumed);
+            // The first check compares the fingerprint of what was consumed.
             if let Some(restart) = tail.check(&meta) {
-                warn_restart(tail.path(), restart);
+                warn_restart(tail.path(), restart, &mut totals.rewritten_files);
             }
             self.tails.push(tail);
         }
-        cp.totals
+        totals
     }
 
     /// Looks for new, replaced, truncated and removed files.
@@ -318,7 +325,7 @@ impl BatchSource for Transcripts {
             present.insert(path.clone());
             if let Some(&i) = known.get(&path) {
                 if let Some(restart) = self.tails[i].check(&meta) {
-                    warn_restart(&path, restart);
+                    warn_restart(&path, restart, &mut self.rewrites);
                 }
                 continue;
             }
@@ -421,6 +428,7 @@ impl BatchSource for Transcripts {
     }
 
     fn commit(&mut self, batch: &mut Totals) {
+        batch.rewritten_files += std::mem::take(&mut self.rewrites);
         for (i, t) in self.tails.iter_mut().enumerate() {
             if t.is_dirty() {
                 batch.skipped += t.commit();
@@ -487,13 +495,17 @@ impl BatchSource for Transcripts {
     }
 }
 
-fn warn_restart(path: &Path, restart: Restart) {
+/// One warning line per file found rewritten, counted in `count`.
+fn warn_restart(path: &Path, restart: Restart, count: &mut u64) {
     let why = match restart {
-        Restart::Replaced => "was replaced",
-        Restart::Truncated => "was truncated",
+        Restart::Replaced => "it was replaced",
+        Restart::Truncated => "it was truncated",
+        Restart::Rewritten => "what was read of it changed",
     };
+    *count += 1;
     eprintln!(
-        "gt agent-log: {} {why}; reading it again from the start",
+        "gt agent-log: warning: {} was rewritten ({why}); reading it again from the start, \
+         skipping what was already exported",
         path.display()
     );
 }

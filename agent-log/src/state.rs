@@ -208,6 +208,11 @@ pub struct FileCheckpoint {
     pub offset: u64,
     /// The parser's state at `offset` (dedup keys, usage held back, Codex running totals).
     pub parser: Option<DedupState>,
+    /// What the bytes before `offset` were and what was handed on from them, to tell a file
+    /// that grew from one that was rewritten (absent in older checkpoints). See
+    /// [`crate::tail`]'s module docs.
+    #[serde(flatten)]
+    pub consumed: crate::tail::Consumed,
 }
 
 /// One session's progress: written only after the records it covers were confirmed exported.
@@ -286,6 +291,10 @@ pub struct Totals {
         skip_serializing_if = "telemetry_recorder::AgentTotals::is_empty"
     )]
     pub counters: telemetry_recorder::AgentTotals,
+    /// Followed files found rewritten, replaced or truncated (each one read again from its
+    /// start, with a warning).
+    #[serde(default)]
+    pub rewritten_files: u64,
 }
 
 impl Totals {
@@ -299,6 +308,7 @@ impl Totals {
         self.stale_records += other.stale_records;
         self.oldest_stale = min_time(self.oldest_stale, other.oldest_stale);
         self.skipped += other.skipped;
+        self.rewritten_files += other.rewritten_files;
     }
 
     /// Counts what recording one event made.
@@ -708,6 +718,7 @@ mod tests {
             size: offset,
             offset,
             parser: None,
+            consumed: crate::tail::Consumed::default(),
         }
     }
 
@@ -880,6 +891,7 @@ mod tests {
                 size: 30,
                 offset: 20,
                 parser: None,
+                consumed: crate::tail::Consumed::default(),
             }],
             emitted_messages: vec!["msg_1".into()],
             totals: Totals::default(),

@@ -313,4 +313,23 @@ fn phoenix_stores_the_session_as_one_trace_rooted_at_gt_session() {
             .iter()
             .any(|c| c.parent_id.as_deref() == Some(root.span_id.as_str()))
     );
+    // agent-log's turns (with their tokens) under the root, the tool under its turn.
+    let turns: Vec<&Stored> = spans
+        .iter()
+        .filter(|s| s.name.starts_with("chat"))
+        .collect();
+    assert_eq!(turns.len(), 2, "{spans:#?}");
+    for turn in &turns {
+        assert_eq!(turn.parent_id.as_deref(), Some(root.span_id.as_str()));
+        assert!(turn.input_tokens.is_some_and(|t| t > 0), "{turn:#?}");
+    }
+    let tool = spans
+        .iter()
+        .find(|s| s.name.starts_with("execute_tool"))
+        .unwrap();
+    assert!(
+        turns
+            .iter()
+            .any(|t| Some(t.span_id.as_str()) == tool.parent_id.as_deref())
+    );
 }

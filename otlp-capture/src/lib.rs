@@ -105,6 +105,8 @@ struct State {
     mode: Mode,
     requests: Vec<Request>,
     logs: Vec<LogRecord>,
+    /// Per log record: whether its request was answered in [`Mode::Accept`].
+    logs_accepted: Vec<bool>,
     metrics: Vec<MetricPoint>,
     spans: Vec<Span>,
     /// Bumped on every request so a waiter can tell "nothing new" from a spurious wake.
@@ -225,6 +227,20 @@ impl Receiver {
     #[must_use]
     pub fn logs(&self) -> Vec<LogRecord> {
         self.shared.lock().logs.clone()
+    }
+
+    /// The log records of the requests answered in [`Mode::Accept`]: what a client was told
+    /// is stored (a test that checks "nothing lost" must not count records it was told were
+    /// refused).
+    #[must_use]
+    pub fn accepted_logs(&self) -> Vec<LogRecord> {
+        let st = self.shared.lock();
+        st.logs
+            .iter()
+            .zip(&st.logs_accepted)
+            .filter(|(_, ok)| **ok)
+            .map(|(r, _)| r.clone())
+            .collect()
     }
 
     /// Every span decoded so far, whatever the mode answered.
@@ -413,7 +429,12 @@ fn record(shared: &Shared, request: Request, decoded: Decoded) -> Mode {
         let mut st = shared.lock();
         st.requests.push(request);
         match decoded {
-            Decoded::Logs(v) => st.logs.extend(v),
+            Decoded::Logs(v) => {
+                let accepted = st.mode == Mode::Accept;
+                st.logs_accepted
+                    .extend(std::iter::repeat_n(accepted, v.len()));
+                st.logs.extend(v);
+            }
             Decoded::Metrics(v) => st.metrics.extend(v),
             Decoded::Traces(v) => st.spans.extend(v),
             Decoded::Undecodable => {}
