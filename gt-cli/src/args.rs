@@ -18,6 +18,8 @@ pub(crate) enum Command {
     Prime(PrimeArgs),
     /// Run bd with the telemetry environment and record the call as `bd.call`.
     Bd(BdArgs),
+    /// Run git transparently (stdin, output, exit code, signals), recorded as `git.operation`.
+    Git(GitArgs),
     /// Telemetry tools: check the configuration, emit an event by hand.
     #[command(subcommand)]
     Otel(OtelCommand),
@@ -34,6 +36,14 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct BdArgs {
     /// Arguments passed to bd verbatim (put them after `--`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub(crate) args: Vec<String>,
+}
+
+/// `gt git -- ARGS…`.
+#[derive(Debug, Args)]
+pub(crate) struct GitArgs {
+    /// Arguments passed to git verbatim (put them after `--`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     pub(crate) args: Vec<String>,
 }

@@ -5,6 +5,7 @@ mod bd;
 mod completions;
 mod doctor;
 mod emit;
+mod git;
 mod otel_env;
 mod prime;
 mod work;
@@ -23,6 +24,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Prime(args) => with_telemetry(|| in_span("prime", || prime::run(&args))),
         Command::Bd(args) => with_telemetry(|| bd::run(&args)),
+        Command::Git(args) => with_telemetry(|| git::run(&args)),
         Command::Otel(OtelCommand::Doctor(args)) => doctor::run(&args),
         Command::Otel(OtelCommand::Emit(args)) => emit::run(&args),
         Command::Completions(args) => Ok(completions::run(&args)),
