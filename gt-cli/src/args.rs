@@ -57,6 +57,32 @@ pub(crate) enum OtelCommand {
     Emit(EmitArgs),
     /// Print the telemetry environment a child process would get, for `eval`.
     Env(OtelEnvArgs),
+    /// Probe the town from outside until stopped: Dolt health (MySQL protocol) and refinery
+    /// queues (bd), exported as gauges and events.
+    Watch(WatchArgs),
+}
+
+/// Options of `gt otel watch` (each falls back to its `GT_WATCH_*` variable).
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Milliseconds between two rounds of probes [env: GT_WATCH_INTERVAL_MS; default 30000].
+    #[arg(long)]
+    pub(crate) interval_ms: Option<u64>,
+    /// A Dolt sql-server to check, `mysql://user:password@host:port/db` (repeatable)
+    /// [env: GT_WATCH_DOLT_DSN, comma-separated].
+    #[arg(long = "dsn")]
+    pub(crate) dsns: Vec<String>,
+    /// A rig whose merge queue to sample, `NAME=PATH` or `PATH` (repeatable)
+    /// [env: GT_WATCH_RIGS, comma-separated].
+    #[arg(long = "rig")]
+    pub(crate) rigs: Vec<String>,
+    /// bd arguments of the merge-queue query, space-separated
+    /// [env: GT_WATCH_REFINERY_QUERY; default: list --json --status open --label gt:merge-request].
+    #[arg(long)]
+    pub(crate) refinery_query: Option<String>,
+    /// Run one round and exit.
+    #[arg(long)]
+    pub(crate) once: bool,
 }
 
 /// Options of `gt otel env`.

@@ -84,7 +84,9 @@ fn parse_time(text: &str) -> Option<SystemTime> {
         Ok(ts) => ts,
         Err(_) => {
             let date: jiff::civil::Date = text.parse().ok()?;
-            date.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp()
+            jiff::tz::TimeZone::UTC
+                .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+                .ok()?
         }
     };
     SystemTime::try_from(ts).ok()

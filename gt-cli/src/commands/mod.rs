@@ -8,6 +8,7 @@ mod emit;
 mod git;
 mod otel_env;
 mod prime;
+mod watch;
 mod work;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(args) => Ok(completions::run(&args)),
         Command::Work(args) => work::run(&args),
         Command::Otel(OtelCommand::Env(args)) => Ok(otel_env::run(&args)),
+        Command::Otel(OtelCommand::Watch(args)) => watch::run(&args),
         Command::AgentLog(args) => agent_log::run(&args),
     }
 }
