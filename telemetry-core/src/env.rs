@@ -187,6 +187,7 @@ env_vars! {
     GT_IT_BACKENDS;
     /// `1` makes the MariaDB tests (the Dolt probe, `gt otel watch`) fail when `mariadbd` and
     /// `mariadb-install-db` are missing instead of skipping (`.ci/run` sets it). Default: unset.
+    /// Reserved: read by the tests only (town-probes/tests/support/mariadb.rs).
     GT_IT_MARIADB;
 
     // gt otel watch.

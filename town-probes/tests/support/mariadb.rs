@@ -51,7 +51,7 @@ impl MariaDb {
     /// Installs a fresh data dir and starts the server; `None` when MariaDB is not installed
     /// (and `GT_IT_MARIADB` is not `1`).
     pub fn start() -> Option<Self> {
-        let required = std::env::var("GT_IT_MARIADB").as_deref() == Ok("1");
+        let required = std::env::var(telemetry_core::env::GT_IT_MARIADB).as_deref() == Ok("1");
         let (Some(server), Some(install)) = (
             find(&["mariadbd", "mysqld"]),
             find(&["mariadb-install-db", "mysql_install_db"]),
