@@ -190,6 +190,9 @@ mod tests {
     fn the_repo_is_the_basename_of_the_directory_after_dash_c() {
         assert_eq!(parse(&["status"]).repo(), "town");
         assert_eq!(parse(&["-C", "rigs/gastown", "status"]).repo(), "gastown");
-        assert_eq!(parse(&["-C", "/abs/beads/", "-C", "sub", "pull"]).repo(), "sub");
+        assert_eq!(
+            parse(&["-C", "/abs/beads/", "-C", "sub", "pull"]).repo(),
+            "sub"
+        );
     }
 }

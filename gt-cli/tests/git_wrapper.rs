@@ -68,8 +68,9 @@ fn gt_git_status_is_transparent_and_recorded() {
     assert!(matches!(rec.attr("duration_ms"), Some(Value::Double(ms)) if *ms > 0.0));
     let hist = receiver.wait_for_metric("gastown.git.duration_ms", Duration::from_secs(20));
     assert!(
-        hist.iter().any(|p| p.attr("op").and_then(Value::as_str) == Some("status")
-            && matches!(p.value, PointValue::Histogram { count: 1, .. })),
+        hist.iter()
+            .any(|p| p.attr("op").and_then(Value::as_str) == Some("status")
+                && matches!(p.value, PointValue::Histogram { count: 1, .. })),
         "{hist:?}"
     );
 }
@@ -103,7 +104,10 @@ fn gt_git_passes_stdin_and_the_exit_code_through_and_records_failure() {
         .expect("rev-parse recorded");
     assert_eq!(failure.str_attr("status"), Some("error"));
     assert!(
-        failure.str_attr("error").unwrap().contains("exit status: 1"),
+        failure
+            .str_attr("error")
+            .unwrap()
+            .contains("exit status: 1"),
         "{failure:?}"
     );
 }

@@ -102,8 +102,10 @@ fn refinery_queues_are_sampled_per_rig_with_the_go_refinery_query() {
     assert_eq!(int(sample("beads"), "oldest_age_ms"), Some(0));
     let depth = receiver.wait_for_metric("gastown.refinery.queue_depth", DEADLINE);
     assert!(
-        depth.iter().any(|p| p.as_f64() == Some(2.0)
-            && p.attr("rig").and_then(Value::as_str) == Some("gastown")),
+        depth
+            .iter()
+            .any(|p| p.as_f64() == Some(2.0)
+                && p.attr("rig").and_then(Value::as_str) == Some("gastown")),
         "{depth:?}"
     );
 }
@@ -170,7 +172,9 @@ fn watch_reports_a_real_mariadb_and_survives_it_stopping_and_coming_back() {
         .spawn()
         .unwrap();
 
-    let first = poll("a healthy check", || health(&receiver, "ok", 0).into_iter().next());
+    let first = poll("a healthy check", || {
+        health(&receiver, "ok", 0).into_iter().next()
+    });
     assert_eq!(first.str_attr("server"), Some(server.as_str()));
     assert!(matches!(first.attr("latency_ms"), Some(Value::Double(ms)) if *ms >= 0.0));
     let base = int(&first, "connections").expect("connections");
@@ -189,11 +193,16 @@ fn watch_reports_a_real_mariadb_and_survives_it_stopping_and_coming_back() {
         health(&receiver, "error", 0).into_iter().next()
     });
     assert!(!down.str_attr("error").unwrap().is_empty());
-    assert!(child.try_wait().unwrap().is_none(), "watch survives the server stopping");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "watch survives the server stopping"
+    );
 
     db.restart();
     poll("a healthy check after the restart", || {
-        health(&receiver, "ok", down.time_unix_nano).into_iter().next()
+        health(&receiver, "ok", down.time_unix_nano)
+            .into_iter()
+            .next()
     });
 
     let status = stop(&mut child);

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::events::{
-    AgentEvent, AgentInstance, AgentUsage, CrewPhase, Done, DoltHealth, MailMessage, MolSquash,
+    AgentEvent, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage, MolSquash,
     Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol,
 };
 use crate::recorder::Recorder;
@@ -263,7 +263,12 @@ pub fn record_agent_usage(usage: &AgentUsage<'_>) {
 
 /// Records `pane.read` (see [`Recorder::pane_read`]); a no-op when telemetry is off.
 #[inline]
-pub fn record_pane_read(session: &str, lines_requested: u64, content_len: u64, outcome: Outcome<'_>) {
+pub fn record_pane_read(
+    session: &str,
+    lines_requested: u64,
+    content_len: u64,
+    outcome: Outcome<'_>,
+) {
     if let Some(r) = global_recorder() {
         r.pane_read(session, lines_requested, content_len, outcome);
     }

@@ -81,7 +81,7 @@ pub use correlation::{
     WorkContext, current_run_id, set_work_context, with_run_id, with_work_context, work_context,
 };
 pub use events::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, CrewPhase, Done, DoltHealth, ExitType,
+    AgentEvent, AgentEventType, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, ExitType,
     MailMessage, MessageRole, MolSquash, Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol,
     instance_name, tool_use_content,
 };

@@ -23,7 +23,7 @@ use crate::agent_totals::{AgentCounter, AgentTotals, usage_series};
 use crate::catalog::{EventSpec, InstrumentSpec, event, instrument};
 use crate::correlation::{current_work, process_run_id, scoped_run_id};
 use crate::events::{
-    AgentEvent, AgentInstance, AgentUsage, CrewPhase, Done, DoltHealth, MailMessage, MolSquash,
+    AgentEvent, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage, MolSquash,
     Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol, instance_name,
 };
 use crate::settings::{ContentSettings, MAIL_BODY_LIMIT, PROMPT_KEYS_LIMIT};
@@ -875,7 +875,9 @@ impl Gauge {
             .with_unit(spec.unit)
             .with_description(spec.description)
             .with_callback(move |observer| {
-                let values = observed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let values = observed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (labels, value) in values.iter() {
                     let kv: Vec<KeyValue> = labels
                         .iter()
@@ -1017,7 +1019,11 @@ impl Recorder {
         #[allow(clippy::cast_precision_loss)] // A queue depth is far below 2^52.
         r.refinery_queue_depth
             .set(d.queue_depth as f64, &[("rig", d.rig)]);
-        let mut rec = self.start(&event::REFINERY_DISPATCH, status.severity(), SystemTime::now());
+        let mut rec = self.start(
+            &event::REFINERY_DISPATCH,
+            status.severity(),
+            SystemTime::now(),
+        );
         rec.add_attribute("rig", string(d.rig));
         rec.add_attribute("bead_id", string(d.bead_id));
         rec.add_attribute("queue_depth", int(d.queue_depth));
@@ -1117,10 +1123,9 @@ impl Recorder {
     /// `crew.cycle`: crew member `crew` (of `rig`, may be empty) reached `phase`.
     pub fn crew_cycle(&self, crew: &str, rig: &str, phase: CrewPhase, outcome: Outcome<'_>) {
         let status = Status::of(outcome);
-        self.roadmap.crew_cycles.add(
-            1,
-            &[KeyValue::new("phase", phase.as_str()), status.kv()],
-        );
+        self.roadmap
+            .crew_cycles
+            .add(1, &[KeyValue::new("phase", phase.as_str()), status.kv()]);
         let mut rec = self.start(&event::CREW_CYCLE, status.severity(), SystemTime::now());
         rec.add_attribute("crew", string(crew));
         rec.add_attribute("rig", string(rig));
@@ -1166,7 +1171,11 @@ impl Recorder {
         }
         for (key, value, gauge) in [
             ("connections", health.connections, &r.dolt_connections),
-            ("max_connections", health.max_connections, &r.dolt_max_connections),
+            (
+                "max_connections",
+                health.max_connections,
+                &r.dolt_max_connections,
+            ),
         ] {
             if let Some(value) = value {
                 #[allow(clippy::cast_precision_loss)] // Connection counts are far below 2^52.
@@ -1187,11 +1196,10 @@ impl Recorder {
 /// it has none.
 fn repo_basename(repo: &str) -> &str {
     let trimmed = repo.trim_end_matches(['/', '\\']);
-    let base = trimmed
-        .rsplit(['/', '\\', ':'])
-        .next()
-        .unwrap_or(trimmed);
-    base.strip_suffix(".git").filter(|b| !b.is_empty()).unwrap_or(base)
+    let base = trimmed.rsplit(['/', '\\', ':']).next().unwrap_or(trimmed);
+    base.strip_suffix(".git")
+        .filter(|b| !b.is_empty())
+        .unwrap_or(base)
 }
 
 /// `agent.event` and `agent.usage` carry the transcript's times: they get spans of their own

@@ -13,7 +13,7 @@ use common::{Harness, count_key, points, s};
 use otlp_capture::{LogRecord, MetricKind, MetricPoint, PointValue, Value};
 use telemetry_recorder::{
     AgentEvent, AgentEventType, AgentInstance, AgentUsage, AttrKind, ContentSettings, CrewPhase,
-    Done, DoltHealth, EventSpec, ExitType, InstrumentKind, MailMessage, MessageRole, MolSquash,
+    DoltHealth, Done, EventSpec, ExitType, InstrumentKind, MailMessage, MessageRole, MolSquash,
     Outcome, Recorder, RefineryDispatch, SchedulerCycle, SeverityRule, WitnessPatrol, WorkContext,
     catalog, tool_use_content, with_run_id, with_work_context,
 };
@@ -501,7 +501,14 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "git.operation",
-            |r, o| r.git_operation("fetch", "/home/gt/town/gastown.git", Duration::from_millis(8), o),
+            |r, o| {
+                r.git_operation(
+                    "fetch",
+                    "/home/gt/town/gastown.git",
+                    Duration::from_millis(8),
+                    o,
+                )
+            },
             &[
                 ("op", s("fetch")),
                 ("repo", s("gastown")),

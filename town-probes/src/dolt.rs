@@ -21,7 +21,9 @@ pub struct Dsn {
 
 impl fmt::Debug for Dsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Dsn").field("server", &self.server).finish_non_exhaustive()
+        f.debug_struct("Dsn")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,7 +52,12 @@ impl Dsn {
         let opts = Opts::from_url(url).map_err(|e| {
             // The client's message can quote the URL: keep only its kind.
             let text = e.to_string();
-            let kind = text.split(':').next().unwrap_or("unreadable").trim().to_owned();
+            let kind = text
+                .split(':')
+                .next()
+                .unwrap_or("unreadable")
+                .trim()
+                .to_owned();
             DsnError::Invalid(kind)
         })?;
         let server = format!("{}:{}", opts.get_ip_or_hostname(), opts.get_tcp_port());
@@ -221,7 +228,9 @@ mod tests {
 
     #[test]
     fn a_bad_dsn_is_refused_without_echoing_it() {
-        let err = Dsn::parse("postgres://u:hunter2@h/db").unwrap_err().to_string();
+        let err = Dsn::parse("postgres://u:hunter2@h/db")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("hunter2"), "{err}");
     }
 

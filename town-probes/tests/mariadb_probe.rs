@@ -43,7 +43,9 @@ fn connections_seen_rise_when_clients_connect() {
 
 #[test]
 fn a_stopped_server_is_unhealthy_and_the_probe_follows_it_back() {
-    let Some(mut db) = MariaDb::start() else { return };
+    let Some(mut db) = MariaDb::start() else {
+        return;
+    };
     let mut probe = probe(&db);
     assert!(healthy(&probe.check()));
     db.stop();

@@ -14,6 +14,7 @@ use otlp_capture::Value;
 use telemetry_recorder::catalog::{AttrKind, catalog};
 
 pub(crate) mod backends;
+pub(crate) mod promql;
 
 /// A `gt` command with a clean telemetry and identity environment, and a state directory of
 /// its own (a fresh temporary one: the durable counter store never leaks between tests; a test

@@ -66,7 +66,10 @@ impl MariaDb {
             );
             return None;
         };
-        let dir = tempfile::Builder::new().prefix("gt-mariadb").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("gt-mariadb")
+            .tempdir()
+            .unwrap();
         let mut cmd = Command::new(install);
         cmd.arg("--no-defaults")
             .arg("--auth-root-authentication-method=normal")
