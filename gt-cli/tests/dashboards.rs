@@ -17,14 +17,13 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use otlp_capture::{Receiver, Value};
-use support::backends::{self, Server, bin, poll, run_tag};
+use support::backends::{self, poll, run_tag};
 use support::promql::{
-    Labels, Series, check, grafana_expr, panel_queries, seconds_since_epoch, vmalert_alerts,
-    vmalert_rules, with_short_for,
+    Labels, Series, check, grafana_expr, panel_queries, promtool_check_and_test,
+    seconds_since_epoch, vmalert_alerts, vmalert_rules, vmalert_with_short_for, with_short_for,
 };
 
 /// Generous: the CI machine is loaded.
@@ -717,22 +716,9 @@ fn every_panel_and_alert_gives_the_loaded_numbers_and_vmalert_fires() {
 
     // The rules as vmalert parsed them, each expression checked, and vmalert firing.
     let rules_file = repo().join("docs/alerts/gastown.rules.yml");
-    let rules = std::fs::read_to_string(&rules_file).unwrap();
-    let short_dir = tempfile::tempdir().unwrap();
-    let short_file = short_dir.path().join("gastown-short-for.rules.yml");
-    std::fs::write(&short_file, with_short_for(&rules, "4s")).unwrap();
-    let vmalert = Server::start(&bin("vmalert"), |addr, _| {
-        vec![
-            format!("-rule={}", rules_file.display()),
-            format!("-rule={}", short_file.display()),
-            format!("-datasource.url={}", vm.url),
-            "-notifier.blackhole".to_owned(),
-            "-evaluationInterval=2s".to_owned(),
-            "-rule.evalDelay=0s".to_owned(),
-            format!("-httpListenAddr={addr}"),
-        ]
-    });
+    let (vmalert, _short_dir) = vmalert_with_short_for(&rules_file, &vm.url);
     let parsed = vmalert_rules(&vmalert.url, "gastown");
+    let rules = std::fs::read_to_string(&rules_file).unwrap();
     let alert_lines = rules
         .lines()
         .filter(|l| l.trim_start().starts_with("- alert:"));
@@ -790,25 +776,11 @@ fn promtool_checks_the_rules_and_runs_their_unit_tests() {
     if !backends::enabled() {
         return;
     }
-    let promtool = bin("promtool");
-    let dir = repo().join("docs/alerts");
-    for args in [
-        ["check", "rules", "gastown.rules.yml"],
-        ["test", "rules", "gastown.rules.test.yml"],
-    ] {
-        let out = Command::new(&promtool)
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .expect("promtool runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "promtool {args:?}:\n{text}");
-        assert!(text.contains("SUCCESS"), "promtool {args:?}:\n{text}");
-    }
+    promtool_check_and_test(
+        &repo().join("docs/alerts"),
+        "gastown.rules.yml",
+        "gastown.rules.test.yml",
+    );
 }
 
 /// The offline parts: the quantile model, the rules rewrite, the Grafana substitution.

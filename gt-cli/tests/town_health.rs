@@ -11,13 +11,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
-use support::backends::{self, Server, bin, poll, run_tag};
+use support::backends::{self, poll, run_tag};
 use support::promql::{
-    Labels, Series, check, grafana_expr, panel_queries, seconds_since_epoch, vmalert_alerts,
-    vmalert_rules, with_short_for,
+    Labels, Series, check, grafana_expr, panel_queries, promtool_check_and_test,
+    seconds_since_epoch, vmalert_alerts, vmalert_rules, vmalert_with_short_for,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -256,21 +255,7 @@ fn every_town_health_panel_and_alert_gives_the_loaded_numbers_and_vmalert_fires(
     }
 
     let rules_file = repo().join("docs/alerts/town-health.rules.yml");
-    let rules = std::fs::read_to_string(&rules_file).unwrap();
-    let short_dir = tempfile::tempdir().unwrap();
-    let short_file = short_dir.path().join("town-health-short-for.rules.yml");
-    std::fs::write(&short_file, with_short_for(&rules, "4s")).unwrap();
-    let vmalert = Server::start(&bin("vmalert"), |addr, _| {
-        vec![
-            format!("-rule={}", rules_file.display()),
-            format!("-rule={}", short_file.display()),
-            format!("-datasource.url={}", vm.url),
-            "-notifier.blackhole".to_owned(),
-            "-evaluationInterval=2s".to_owned(),
-            "-rule.evalDelay=0s".to_owned(),
-            format!("-httpListenAddr={addr}"),
-        ]
-    });
+    let (vmalert, _short_dir) = vmalert_with_short_for(&rules_file, &vm.url);
     let parsed = vmalert_rules(&vmalert.url, "gastown-town-health");
     let mut expected = expected_alerts();
     assert_eq!(parsed.len(), expected.len(), "vmalert read every rule");
@@ -320,22 +305,9 @@ fn promtool_checks_the_town_health_rules_and_runs_their_unit_tests() {
     if !backends::enabled() {
         return;
     }
-    let promtool = bin("promtool");
-    for args in [
-        ["check", "rules", "town-health.rules.yml"],
-        ["test", "rules", "town-health.rules.test.yml"],
-    ] {
-        let out = Command::new(&promtool)
-            .args(args)
-            .current_dir(repo().join("docs/alerts"))
-            .output()
-            .expect("promtool runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "promtool {args:?}:\n{text}");
-        assert!(text.contains("SUCCESS"), "promtool {args:?}:\n{text}");
-    }
+    promtool_check_and_test(
+        &repo().join("docs/alerts"),
+        "town-health.rules.yml",
+        "town-health.rules.test.yml",
+    );
 }

@@ -90,22 +90,26 @@ fn lazy<T: 'static>(
     LazyLock::new(Box::new(move || build(&meter, spec)))
 }
 
+fn u64_counter(meter: &Meter, spec: &'static InstrumentSpec) -> Counter<u64> {
+    meter
+        .u64_counter(spec.name)
+        .with_unit(spec.unit)
+        .with_description(spec.description)
+        .build()
+}
+
+fn f64_histogram(meter: &Meter, spec: &'static InstrumentSpec) -> Histogram<f64> {
+    meter
+        .f64_histogram(spec.name)
+        .with_unit(spec.unit)
+        .with_description(spec.description)
+        .build()
+}
+
 impl Instruments {
     fn new(meter: &Meter) -> Self {
-        let c = |spec| {
-            lazy(meter, spec, |m, s| {
-                m.u64_counter(s.name)
-                    .with_unit(s.unit)
-                    .with_description(s.description)
-                    .build()
-            })
-        };
-        let histogram = lazy(meter, &instrument::BD_DURATION_MS, |m, s| {
-            m.f64_histogram(s.name)
-                .with_unit(s.unit)
-                .with_description(s.description)
-                .build()
-        });
+        let c = |spec| lazy(meter, spec, u64_counter);
+        let histogram = lazy(meter, &instrument::BD_DURATION_MS, f64_histogram);
         let cost = lazy(meter, &instrument::TOKEN_COST_USD, |m, s| {
             m.f64_counter(s.name)
                 .with_unit(s.unit)
@@ -934,22 +938,8 @@ struct RoadmapInstruments {
 
 impl RoadmapInstruments {
     fn new(meter: &Meter) -> Self {
-        let c = |spec| {
-            lazy(meter, spec, |m, s| {
-                m.u64_counter(s.name)
-                    .with_unit(s.unit)
-                    .with_description(s.description)
-                    .build()
-            })
-        };
-        let h = |spec| {
-            lazy(meter, spec, |m, s| {
-                m.f64_histogram(s.name)
-                    .with_unit(s.unit)
-                    .with_description(s.description)
-                    .build()
-            })
-        };
+        let c = |spec| lazy(meter, spec, u64_counter);
+        let h = |spec| lazy(meter, spec, f64_histogram);
         let g = |spec| lazy(meter, spec, Gauge::build);
         Self {
             pane_reads: c(&instrument::PANE_READS_TOTAL),

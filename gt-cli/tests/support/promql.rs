@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::backends::{curl, poll};
+use std::path::Path;
+
+use super::backends::{Server, bin, curl, poll};
 
 /// What Grafana puts for `$__range` with the dashboards' default range (the last 24 hours).
 pub(crate) const GRAFANA_RANGE: &str = "86400s";
@@ -155,4 +157,47 @@ pub(crate) fn vmalert_rules(vmalert: &str, group: &str) -> BTreeMap<String, Stri
             (s(&r["name"]), s(&r["query"]))
         })
         .collect()
+}
+
+/// vmalert evaluating `rules_file` and a copy of it with `for:` shortened to 4 s (see
+/// [`with_short_for`]) against the VictoriaMetrics at `vm`, every 2 s, notifications dropped.
+/// Keep the returned directory (the copy) as long as the server.
+pub(crate) fn vmalert_with_short_for(rules_file: &Path, vm: &str) -> (Server, tempfile::TempDir) {
+    let rules = std::fs::read_to_string(rules_file).unwrap();
+    let short_dir = tempfile::tempdir().unwrap();
+    let stem = rules_file.file_stem().unwrap().to_string_lossy();
+    let short_file = short_dir.path().join(format!("{stem}-short-for.yml"));
+    std::fs::write(&short_file, with_short_for(&rules, "4s")).unwrap();
+    let vmalert = Server::start(&bin("vmalert"), |addr, _| {
+        vec![
+            format!("-rule={}", rules_file.display()),
+            format!("-rule={}", short_file.display()),
+            format!("-datasource.url={vm}"),
+            "-notifier.blackhole".to_owned(),
+            "-evaluationInterval=2s".to_owned(),
+            "-rule.evalDelay=0s".to_owned(),
+            format!("-httpListenAddr={addr}"),
+        ]
+    });
+    (vmalert, short_dir)
+}
+
+/// Runs `promtool check rules RULES` and `promtool test rules TESTS` in `dir`; both must say
+/// SUCCESS.
+pub(crate) fn promtool_check_and_test(dir: &Path, rules: &str, tests: &str) {
+    let promtool = bin("promtool");
+    for args in [["check", "rules", rules], ["test", "rules", tests]] {
+        let out = std::process::Command::new(&promtool)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("promtool runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "promtool {args:?}:\n{text}");
+        assert!(text.contains("SUCCESS"), "promtool {args:?}:\n{text}");
+    }
 }
