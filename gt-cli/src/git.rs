@@ -195,4 +195,21 @@ mod tests {
             "sub"
         );
     }
+
+    #[test]
+    fn a_recorded_git_call_returns_what_git_returned() {
+        let out = Command::new("git")
+            .arg("--version")
+            .recorded_output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("git version"));
+        let status = Command::new("git")
+            .args(["rev-parse", "--verify", "-q", "no-such-ref-anywhere"])
+            .current_dir(std::env::temp_dir())
+            .recorded_status()
+            .unwrap();
+        assert!(!status.success());
+        assert!(Command::new("/nonexistent/git").recorded_status().is_err());
+    }
 }
