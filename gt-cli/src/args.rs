@@ -18,6 +18,8 @@ pub(crate) enum Command {
     Prime(PrimeArgs),
     /// Run bd with the telemetry environment and record the call as `bd.call`.
     Bd(BdArgs),
+    /// Run git transparently (stdin, output, exit code, signals), recorded as `git.operation`.
+    Git(GitArgs),
     /// Telemetry tools: check the configuration, emit an event by hand.
     #[command(subcommand)]
     Otel(OtelCommand),
@@ -93,6 +95,14 @@ pub(crate) struct BdArgs {
     pub(crate) args: Vec<String>,
 }
 
+/// `gt git -- ARGS…`.
+#[derive(Debug, Args)]
+pub(crate) struct GitArgs {
+    /// Arguments passed to git verbatim (put them after `--`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub(crate) args: Vec<String>,
+}
+
 /// `gt otel` subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum OtelCommand {
@@ -105,6 +115,9 @@ pub(crate) enum OtelCommand {
     /// The spool of log batches whose export failed: show, ship now, or empty it.
     #[command(subcommand)]
     Spool(SpoolCommand),
+    /// Probe the town from outside until stopped: Dolt health (MySQL protocol) and refinery
+    /// queues (bd), exported as gauges and events.
+    Watch(WatchArgs),
 }
 
 /// `gt otel spool` subcommands.
@@ -144,6 +157,29 @@ pub(crate) struct SpoolFlushArgs {
     /// Bound on the whole flush, in milliseconds (what does not fit is left).
     #[arg(long, default_value_t = 60_000)]
     pub(crate) timeout_ms: u64,
+}
+
+/// Options of `gt otel watch` (each falls back to its `GT_WATCH_*` variable).
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Milliseconds between two rounds of probes [env: GT_WATCH_INTERVAL_MS; default 30000].
+    #[arg(long)]
+    pub(crate) interval_ms: Option<u64>,
+    /// A Dolt sql-server to check, `mysql://user:password@host:port/db` (repeatable)
+    /// [env: GT_WATCH_DOLT_DSN, comma-separated].
+    #[arg(long = "dsn")]
+    pub(crate) dsns: Vec<String>,
+    /// A rig whose merge queue to sample, `NAME=PATH` or `PATH` (repeatable)
+    /// [env: GT_WATCH_RIGS, comma-separated].
+    #[arg(long = "rig")]
+    pub(crate) rigs: Vec<String>,
+    /// bd arguments of the merge-queue query, space-separated
+    /// [env: GT_WATCH_REFINERY_QUERY; default: list --json --status open --label gt:merge-request].
+    #[arg(long)]
+    pub(crate) refinery_query: Option<String>,
+    /// Run one round and exit.
+    #[arg(long)]
+    pub(crate) once: bool,
 }
 
 /// Options of `gt otel env`.

@@ -67,6 +67,8 @@ pub struct Bd {
     bin: OsString,
     /// `GT_BD_TIMEOUT_MS`, when set.
     configured_timeout: Option<Duration>,
+    /// The directory bd runs in (this process's when `None`).
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Bd {
@@ -81,6 +83,16 @@ impl Bd {
         Self {
             bin: bin.into(),
             configured_timeout,
+            dir: None,
+        }
+    }
+
+    /// The same bd, run in `dir` (a rig, whose beads it then reads).
+    #[must_use]
+    pub fn in_dir(&self, dir: &std::path::Path) -> Self {
+        Self {
+            dir: Some(dir.to_owned()),
+            ..self.clone()
         }
     }
 
@@ -170,6 +182,9 @@ impl Bd {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)
             .with_gt_telemetry_from(crate::work_source::child_lookup());
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
         cmd
     }
 

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use telemetry_recorder::catalog::{AttrKind, EventKind};
 use telemetry_recorder::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, ExitType, MailMessage, MessageRole,
-    MolSquash, Outcome,
+    AgentEvent, AgentEventType, AgentInstance, AgentUsage, CrewPhase, DoltHealth, ExitType,
+    MailMessage, MessageRole, MolSquash, Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol,
 };
 
 /// When `bead` last became the current work in `entries` (a session's ledger, oldest first):
@@ -215,6 +215,14 @@ impl Emit {
             .unwrap_or(0.0)
     }
 
+    fn ms(&self, key: &str) -> Duration {
+        Duration::from_secs_f64(self.f(key).max(0.0) / 1000.0)
+    }
+
+    fn opt_ms(&self, key: &str) -> Option<Duration> {
+        self.values.contains_key(key).then(|| self.ms(key))
+    }
+
     fn b(&self, key: &str) -> bool {
         self.s(key) == "true"
     }
@@ -263,6 +271,9 @@ impl Emit {
             }
             EventKind::AgentEvent if self.message_role().is_none() => {
                 refuse("role", "assistant, user")
+            }
+            EventKind::CrewCycle if CrewPhase::from_name(self.s("phase")).is_none() => {
+                refuse("phase", "start, push, done, idle")
             }
             EventKind::BdCall
                 if self.values.contains_key("subcommand")
@@ -442,6 +453,69 @@ impl Emit {
                 cost_usd: self.values.get("cost_usd").and_then(|v| v.parse().ok()),
                 timestamp: SystemTime::now(),
             }),
+            EventKind::PaneRead => r::record_pane_read(
+                s("session"),
+                self.n("lines_requested"),
+                self.n("content_len"),
+                outcome,
+            ),
+            EventKind::RefineryDispatch => r::record_refinery_dispatch(
+                &RefineryDispatch {
+                    rig: s("rig"),
+                    bead_id: s("bead_id"),
+                    queue_depth: self.n("queue_depth"),
+                    wait: self.ms("wait_ms"),
+                    duration: self.ms("duration_ms"),
+                },
+                outcome,
+            ),
+            EventKind::RefineryQueue => r::record_refinery_queue(
+                s("rig"),
+                self.n("queue_depth"),
+                self.opt_ms("oldest_age_ms"),
+            ),
+            EventKind::SchedulerDispatchCycle => r::record_scheduler_dispatch_cycle(
+                &SchedulerCycle {
+                    dispatched: self.n("dispatched"),
+                    failed: self.n("failed"),
+                    skipped: self.n("skipped"),
+                    queue_depth: self.n("queue_depth"),
+                    capacity_usage: self.f("capacity_usage"),
+                    duration: self.ms("duration_ms"),
+                },
+                outcome,
+            ),
+            EventKind::WitnessPatrol => r::record_witness_patrol(
+                &WitnessPatrol {
+                    rig: s("rig"),
+                    duration: self.ms("duration_ms"),
+                    stale_count: self.n("stale_count"),
+                    restart_count: self.n("restart_count"),
+                },
+                outcome,
+            ),
+            EventKind::DeaconTransition => {
+                r::record_deacon_transition(s("from_state"), s("to_state"), s("reason"))
+            }
+            EventKind::CrewCycle => r::record_crew_cycle(
+                s("crew"),
+                s("rig"),
+                CrewPhase::from_name(s("phase")).unwrap_or(CrewPhase::Start),
+                outcome,
+            ),
+            EventKind::GitOperation => {
+                r::record_git_operation(s("op"), s("repo"), self.ms("duration_ms"), outcome)
+            }
+            EventKind::DoltHealth => r::record_dolt_health(
+                &DoltHealth {
+                    server: s("server"),
+                    latency: self.opt_ms("latency_ms"),
+                    connections: self.opt_n("connections"),
+                    max_connections: self.opt_n("max_connections"),
+                    replication_lag: self.opt_ms("replication_lag_ms"),
+                },
+                outcome,
+            ),
         }
     }
 }

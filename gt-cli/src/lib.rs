@@ -7,6 +7,7 @@
 pub mod bd;
 pub mod emit;
 pub mod env_export;
+pub mod git;
 pub mod session;
 pub mod tmux;
 pub mod work;

@@ -212,6 +212,28 @@ env_vars! {
     /// 127.0.0.1:8428 and :9428 (`.ci/run` sets it; `cargo xtask flake-hunt` sets it when both
     /// answer). Default: unset (those tests skip).
     GT_IT_BACKENDS;
+    /// `1` makes the MariaDB tests (the Dolt probe, `gt otel watch`) fail when `mariadbd` and
+    /// `mariadb-install-db` are missing instead of skipping (`.ci/run` sets it). Default: unset.
+    /// Reserved: read by the tests only (town-probes/tests/support/mariadb.rs).
+    GT_IT_MARIADB;
+
+    // gt otel watch.
+
+    /// Milliseconds between two rounds of `gt otel watch`'s probes (`--interval-ms`).
+    /// Default: 30000.
+    GT_WATCH_INTERVAL_MS;
+    /// Comma-separated `mysql://user:password@host:port/db` DSNs of the Dolt sql-servers
+    /// `gt otel watch` checks (`--dsn`). The password is never printed nor exported.
+    /// Default: unset (no Dolt probe).
+    GT_WATCH_DOLT_DSN;
+    /// Comma-separated rigs whose refinery queue `gt otel watch` samples (`--rig`), each
+    /// `NAME=PATH` or a bare `PATH` (named by its basename); bd runs in `PATH`.
+    /// Default: unset (no refinery probe).
+    GT_WATCH_RIGS;
+    /// The bd arguments of the refinery queue query, space-separated (`--refinery-query`).
+    /// Default: `list --json --status open --label gt:merge-request` (the Go refinery's merge
+    /// queue).
+    GT_WATCH_REFINERY_QUERY;
 
     // gt agent-log.
 

@@ -124,6 +124,10 @@ pub enum InstrumentKind {
     Counter,
     /// An explicit-bucket histogram.
     Histogram,
+    /// An observable gauge: the latest value set for each attribute set, reported at every
+    /// export (so a one-shot command's last value and a long-running probe's both reach the
+    /// backend).
+    Gauge,
 }
 
 /// The number type an instrument records.
@@ -166,6 +170,7 @@ impl InstrumentSpec {
         let kind = match self.kind {
             InstrumentKind::Counter => crate::prometheus::SeriesKind::Counter,
             InstrumentKind::Histogram => crate::prometheus::SeriesKind::Histogram,
+            InstrumentKind::Gauge => crate::prometheus::SeriesKind::Gauge,
         };
         crate::prometheus::series_names(self.name, self.unit, kind)
     }
@@ -251,6 +256,15 @@ event_kinds! {
     PaneOutput => PANE_OUTPUT,
     AgentEvent => AGENT_EVENT,
     AgentUsage => AGENT_USAGE,
+    PaneRead => PANE_READ,
+    RefineryDispatch => REFINERY_DISPATCH,
+    RefineryQueue => REFINERY_QUEUE,
+    SchedulerDispatchCycle => SCHEDULER_DISPATCH_CYCLE,
+    WitnessPatrol => WITNESS_PATROL,
+    DeaconTransition => DEACON_TRANSITION,
+    CrewCycle => CREW_CYCLE,
+    GitOperation => GIT_OPERATION,
+    DoltHealth => DOLT_HEALTH,
 }
 
 impl EventKind {
@@ -303,6 +317,26 @@ static CATALOG: Catalog = Catalog {
         instrument::BD_DURATION_MS,
         instrument::TOKEN_USAGE,
         instrument::TOKEN_COST_USD,
+        instrument::PANE_READS_TOTAL,
+        instrument::REFINERY_DISPATCHES_TOTAL,
+        instrument::REFINERY_QUEUE_DEPTH,
+        instrument::REFINERY_OLDEST_ITEM_AGE_MS,
+        instrument::REFINERY_ITEM_AGE_MS,
+        instrument::REFINERY_DISPATCH_LATENCY_MS,
+        instrument::SCHEDULER_DISPATCHES_TOTAL,
+        instrument::SCHEDULER_QUEUE_DEPTH,
+        instrument::SCHEDULER_CAPACITY_USAGE,
+        instrument::WITNESS_PATROLS_TOTAL,
+        instrument::WITNESS_PATROL_DURATION_MS,
+        instrument::DEACON_WATCHDOG_TRANSITIONS_TOTAL,
+        instrument::CREW_CYCLES_TOTAL,
+        instrument::GIT_DURATION_MS,
+        instrument::DOLT_CONNECTIONS,
+        instrument::DOLT_MAX_CONNECTIONS,
+        instrument::DOLT_HEALTHY,
+        instrument::DOLT_QUERY_LATENCY_MS,
+        instrument::DOLT_QUERY_DURATION_MS,
+        instrument::DOLT_REPLICATION_LAG_MS,
     ],
 };
 
@@ -591,6 +625,193 @@ pub mod instrument {
             &["agent.usage"],
         )
     };
+
+    const fn histogram(
+        name: &'static str,
+        unit: &'static str,
+        description: &'static str,
+        attributes: &'static [&'static str],
+        recorded_by: &'static [&'static str],
+    ) -> InstrumentSpec {
+        InstrumentSpec {
+            name,
+            kind: InstrumentKind::Histogram,
+            value_type: ValueType::F64,
+            unit,
+            description,
+            attributes,
+            bool_attributes: &[],
+            recorded_by,
+        }
+    }
+
+    const fn gauge(
+        name: &'static str,
+        unit: &'static str,
+        description: &'static str,
+        attributes: &'static [&'static str],
+        recorded_by: &'static [&'static str],
+    ) -> InstrumentSpec {
+        InstrumentSpec {
+            kind: InstrumentKind::Gauge,
+            ..histogram(name, unit, description, attributes, recorded_by)
+        }
+    }
+
+    /// `gastown.pane.reads.total`.
+    pub const PANE_READS_TOTAL: InstrumentSpec = counter(
+        "gastown.pane.reads.total",
+        "tmux capture-pane calls",
+        &["status"],
+        &["pane.read"],
+    );
+    /// `gastown.refinery.dispatches.total`.
+    pub const REFINERY_DISPATCHES_TOTAL: InstrumentSpec = counter(
+        "gastown.refinery.dispatches.total",
+        "Merge-queue items dispatched by the refinery",
+        &["status", "rig"],
+        &["refinery.dispatch"],
+    );
+    /// `gastown.refinery.queue_depth`: items waiting in a rig's merge queue.
+    pub const REFINERY_QUEUE_DEPTH: InstrumentSpec = gauge(
+        "gastown.refinery.queue_depth",
+        "{item}",
+        "Items waiting in the refinery's merge queue",
+        &["rig"],
+        &["refinery.dispatch", "refinery.queue"],
+    );
+    /// `gastown.refinery.oldest_item_age_ms`: age of the oldest waiting item.
+    pub const REFINERY_OLDEST_ITEM_AGE_MS: InstrumentSpec = gauge(
+        "gastown.refinery.oldest_item_age_ms",
+        "ms",
+        "Age of the oldest item in the refinery's merge queue (0 when empty)",
+        &["rig"],
+        &["refinery.queue"],
+    );
+    /// `gastown.refinery.item_age_ms`: how long an item waited before its dispatch.
+    pub const REFINERY_ITEM_AGE_MS: InstrumentSpec = histogram(
+        "gastown.refinery.item_age_ms",
+        "ms",
+        "Time a merge-queue item waited before it was dispatched",
+        &["rig"],
+        &["refinery.dispatch"],
+    );
+    /// `gastown.refinery.dispatch_latency_ms`: how long a dispatch took.
+    pub const REFINERY_DISPATCH_LATENCY_MS: InstrumentSpec = histogram(
+        "gastown.refinery.dispatch_latency_ms",
+        "ms",
+        "Duration of a refinery dispatch",
+        &["status", "rig"],
+        &["refinery.dispatch"],
+    );
+    /// `gastown.scheduler.dispatches.total`: beads per dispatch-cycle outcome.
+    pub const SCHEDULER_DISPATCHES_TOTAL: InstrumentSpec = counter(
+        "gastown.scheduler.dispatches.total",
+        "Beads handled by scheduler dispatch cycles, by outcome (dispatched, failed, skipped)",
+        &["outcome"],
+        &["scheduler.dispatch_cycle"],
+    );
+    /// `gastown.scheduler.queue_depth`: queue depth seen by each dispatch cycle.
+    pub const SCHEDULER_QUEUE_DEPTH: InstrumentSpec = histogram(
+        "gastown.scheduler.queue_depth",
+        "{item}",
+        "Scheduler queue depth at each dispatch cycle",
+        &[],
+        &["scheduler.dispatch_cycle"],
+    );
+    /// `gastown.scheduler.capacity_usage`: share of dispatch capacity in use (0..1).
+    pub const SCHEDULER_CAPACITY_USAGE: InstrumentSpec = gauge(
+        "gastown.scheduler.capacity_usage",
+        "1",
+        "Share of the scheduler's dispatch capacity in use after its last cycle",
+        &[],
+        &["scheduler.dispatch_cycle"],
+    );
+    /// `gastown.witness.patrols.total`.
+    pub const WITNESS_PATROLS_TOTAL: InstrumentSpec = counter(
+        "gastown.witness.patrols.total",
+        "Witness patrols",
+        &["status", "rig"],
+        &["witness.patrol"],
+    );
+    /// `gastown.witness.patrol_duration_ms`.
+    pub const WITNESS_PATROL_DURATION_MS: InstrumentSpec = histogram(
+        "gastown.witness.patrol_duration_ms",
+        "ms",
+        "Witness patrol duration",
+        &["status", "rig"],
+        &["witness.patrol"],
+    );
+    /// `gastown.deacon.watchdog_transitions.total`.
+    pub const DEACON_WATCHDOG_TRANSITIONS_TOTAL: InstrumentSpec = counter(
+        "gastown.deacon.watchdog_transitions.total",
+        "Deacon watchdog state transitions",
+        &["from_state", "to_state"],
+        &["deacon.transition"],
+    );
+    /// `gastown.crew.cycles.total`.
+    pub const CREW_CYCLES_TOTAL: InstrumentSpec = counter(
+        "gastown.crew.cycles.total",
+        "Crew session cycle phases (start, push, done, idle)",
+        &["phase", "status"],
+        &["crew.cycle"],
+    );
+    /// `gastown.git.duration_ms`: git operation latency (its `_count` counts operations).
+    pub const GIT_DURATION_MS: InstrumentSpec = histogram(
+        "gastown.git.duration_ms",
+        "ms",
+        "git operation duration",
+        &["op", "status"],
+        &["git.operation"],
+    );
+    /// `gastown.dolt.connections`: `Threads_connected` of a Dolt (MySQL-protocol) server.
+    pub const DOLT_CONNECTIONS: InstrumentSpec = gauge(
+        "gastown.dolt.connections",
+        "{connection}",
+        "Open connections on the Dolt sql-server",
+        &["server"],
+        &["dolt.health"],
+    );
+    /// `gastown.dolt.max_connections`.
+    pub const DOLT_MAX_CONNECTIONS: InstrumentSpec = gauge(
+        "gastown.dolt.max_connections",
+        "{connection}",
+        "The Dolt sql-server's max_connections",
+        &["server"],
+        &["dolt.health"],
+    );
+    /// `gastown.dolt.healthy`: 1 when the last check succeeded, else 0.
+    pub const DOLT_HEALTHY: InstrumentSpec = gauge(
+        "gastown.dolt.healthy",
+        "",
+        "1 when the last health check of the Dolt sql-server succeeded, 0 otherwise",
+        &["server"],
+        &["dolt.health"],
+    );
+    /// `gastown.dolt.query_latency_ms`: the last check's `SELECT 1` latency.
+    pub const DOLT_QUERY_LATENCY_MS: InstrumentSpec = gauge(
+        "gastown.dolt.query_latency_ms",
+        "ms",
+        "Latency of the last health-check query",
+        &["server"],
+        &["dolt.health"],
+    );
+    /// `gastown.dolt.query_duration_ms`: every check's `SELECT 1` latency.
+    pub const DOLT_QUERY_DURATION_MS: InstrumentSpec = histogram(
+        "gastown.dolt.query_duration_ms",
+        "ms",
+        "Health-check query duration",
+        &["server", "status"],
+        &["dolt.health"],
+    );
+    /// `gastown.dolt.replication_lag_ms`.
+    pub const DOLT_REPLICATION_LAG_MS: InstrumentSpec = gauge(
+        "gastown.dolt.replication_lag_ms",
+        "ms",
+        "Replication lag of the Dolt sql-server (when it replicates)",
+        &["server"],
+        &["dolt.health"],
+    );
 }
 
 /// The log events, one constant each.
@@ -920,6 +1141,149 @@ pub mod event {
             instrument::AGENT_EVENTS_TOTAL.name,
         )
     };
+    /// `pane.read`: one tmux capture-pane call.
+    pub const PANE_READ: EventSpec = event!(
+        "pane.read",
+        [
+            req("session"),
+            int("lines_requested"),
+            int("content_len"),
+            STATUS,
+            ERROR
+        ],
+        instrument::PANE_READS_TOTAL
+    );
+    /// `refinery.dispatch`: the refinery dispatched a merge-queue item.
+    pub const REFINERY_DISPATCH: EventSpec = EventSpec {
+        instruments: &[
+            instrument::REFINERY_DISPATCHES_TOTAL.name,
+            instrument::REFINERY_QUEUE_DEPTH.name,
+            instrument::REFINERY_ITEM_AGE_MS.name,
+            instrument::REFINERY_DISPATCH_LATENCY_MS.name,
+        ],
+        ..ev(
+            "refinery.dispatch",
+            &[
+                req("rig"),
+                req("bead_id"),
+                int("queue_depth"),
+                int("wait_ms"),
+                attr("duration_ms", AttrKind::Double),
+                STATUS,
+                ERROR,
+            ],
+            instrument::REFINERY_DISPATCHES_TOTAL.name,
+        )
+    };
+    /// `refinery.queue` (INFO): one sample of a rig's merge queue.
+    pub const REFINERY_QUEUE: EventSpec = EventSpec {
+        name: "refinery.queue",
+        severity: SeverityRule::Info,
+        gate: None,
+        attributes: &[req("rig"), int("queue_depth"), int("oldest_age_ms")],
+        counter: None,
+        instruments: &[
+            instrument::REFINERY_QUEUE_DEPTH.name,
+            instrument::REFINERY_OLDEST_ITEM_AGE_MS.name,
+        ],
+    };
+    /// `scheduler.dispatch_cycle`: one scheduler cycle.
+    pub const SCHEDULER_DISPATCH_CYCLE: EventSpec = EventSpec {
+        name: "scheduler.dispatch_cycle",
+        severity: SeverityRule::ByOutcome,
+        gate: None,
+        attributes: &[
+            int("dispatched"),
+            int("failed"),
+            int("skipped"),
+            int("queue_depth"),
+            attr("capacity_usage", AttrKind::Double),
+            attr("duration_ms", AttrKind::Double),
+            STATUS,
+            ERROR,
+        ],
+        counter: None,
+        instruments: &[
+            instrument::SCHEDULER_DISPATCHES_TOTAL.name,
+            instrument::SCHEDULER_QUEUE_DEPTH.name,
+            instrument::SCHEDULER_CAPACITY_USAGE.name,
+        ],
+    };
+    /// `witness.patrol`: one witness patrol over a rig's agents.
+    pub const WITNESS_PATROL: EventSpec = EventSpec {
+        instruments: &[
+            instrument::WITNESS_PATROLS_TOTAL.name,
+            instrument::WITNESS_PATROL_DURATION_MS.name,
+        ],
+        ..ev(
+            "witness.patrol",
+            &[
+                req("rig"),
+                attr("duration_ms", AttrKind::Double),
+                int("stale_count"),
+                int("restart_count"),
+                STATUS,
+                ERROR,
+            ],
+            instrument::WITNESS_PATROLS_TOTAL.name,
+        )
+    };
+    /// `deacon.transition` (INFO): the deacon's watchdog changed state.
+    pub const DEACON_TRANSITION: EventSpec = EventSpec {
+        severity: SeverityRule::Info,
+        ..event!(
+            "deacon.transition",
+            [req("from_state"), req("to_state"), s("reason")],
+            instrument::DEACON_WATCHDOG_TRANSITIONS_TOTAL
+        )
+    };
+    /// `crew.cycle`: a crew member's session reached a phase (`start`, `push`, `done`,
+    /// `idle`).
+    pub const CREW_CYCLE: EventSpec = event!(
+        "crew.cycle",
+        [req("crew"), s("rig"), req("phase"), STATUS, ERROR],
+        instrument::CREW_CYCLES_TOTAL
+    );
+    /// `git.operation`: one git invocation (`repo` is the repository's basename).
+    pub const GIT_OPERATION: EventSpec = EventSpec {
+        name: "git.operation",
+        severity: SeverityRule::ByOutcome,
+        gate: None,
+        attributes: &[
+            req("op"),
+            s("repo"),
+            attr("duration_ms", AttrKind::Double),
+            STATUS,
+            ERROR,
+        ],
+        counter: None,
+        instruments: &[instrument::GIT_DURATION_MS.name],
+    };
+    /// `dolt.health`: one health check of a Dolt (MySQL-protocol) server; `server` is
+    /// `host:port`, never credentials. Failure = unhealthy.
+    pub const DOLT_HEALTH: EventSpec = EventSpec {
+        name: "dolt.health",
+        severity: SeverityRule::ByOutcome,
+        gate: None,
+        attributes: &[
+            req("server"),
+            given("latency_ms", AttrKind::Double),
+            given("connections", AttrKind::Int),
+            given("max_connections", AttrKind::Int),
+            given("replication_lag_ms", AttrKind::Double),
+            STATUS,
+            ERROR,
+        ],
+        counter: None,
+        instruments: &[
+            instrument::DOLT_HEALTHY.name,
+            instrument::DOLT_QUERY_DURATION_MS.name,
+            instrument::DOLT_QUERY_LATENCY_MS.name,
+            instrument::DOLT_CONNECTIONS.name,
+            instrument::DOLT_MAX_CONNECTIONS.name,
+            instrument::DOLT_REPLICATION_LAG_MS.name,
+        ],
+    };
 }
 
 #[cfg(test)]
@@ -1002,10 +1366,19 @@ mod tests {
             "pane.output",
             "agent.event",
             "agent.usage",
+            "pane.read",
+            "refinery.dispatch",
+            "refinery.queue",
+            "scheduler.dispatch_cycle",
+            "witness.patrol",
+            "deacon.transition",
+            "crew.cycle",
+            "git.operation",
+            "dolt.health",
         ];
         let names: Vec<_> = catalog().events.iter().map(|e| e.name).collect();
         assert_eq!(names, expected);
-        assert_eq!(catalog().instruments.len(), 26);
+        assert_eq!(catalog().instruments.len(), 46);
     }
 
     #[test]
@@ -1044,6 +1417,7 @@ mod tests {
             "type" => event.name == "agent.usage",
             "formula" => event.attribute("formula_name").is_some(),
             "event_type" => event.name == "agent.usage",
+            "outcome" => event.name == "scheduler.dispatch_cycle",
             _ => false,
         }
     }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// How an operation ended: `Ok(())`, or `Err` with the error to report.
 ///
@@ -240,6 +240,101 @@ pub fn instance_name(hostname: Option<&str>, town_root: &str) -> String {
         Some(host) => host.to_owned(),
         None => base.into_owned(),
     }
+}
+
+/// A crew session's phase (`phase` of `crew.cycle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CrewPhase {
+    /// `start`: the session started.
+    Start,
+    /// `push`: work was pushed.
+    Push,
+    /// `done`: the session finished its work.
+    Done,
+    /// `idle`: the session went idle.
+    Idle,
+}
+
+impl CrewPhase {
+    /// Every phase, in cycle order.
+    pub const ALL: [Self; 4] = [Self::Start, Self::Push, Self::Done, Self::Idle];
+
+    /// The recorded value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Push => "push",
+            Self::Done => "done",
+            Self::Idle => "idle",
+        }
+    }
+
+    /// The phase called `name`, if any.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// `refinery.dispatch`: one merge-queue item dispatched.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RefineryDispatch<'a> {
+    /// The rig whose refinery dispatched.
+    pub rig: &'a str,
+    /// The dispatched bead.
+    pub bead_id: &'a str,
+    /// Items left in the queue after the dispatch.
+    pub queue_depth: u64,
+    /// How long the item waited in the queue.
+    pub wait: Duration,
+    /// How long the dispatch itself took.
+    pub duration: Duration,
+}
+
+/// `scheduler.dispatch_cycle`: one scheduler cycle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SchedulerCycle {
+    /// Beads dispatched.
+    pub dispatched: u64,
+    /// Beads whose dispatch failed.
+    pub failed: u64,
+    /// Beads skipped (no capacity, blocked).
+    pub skipped: u64,
+    /// Queue depth at the start of the cycle.
+    pub queue_depth: u64,
+    /// Share of capacity in use after the cycle (0..1; clamped, NaN recorded as 0).
+    pub capacity_usage: f64,
+    /// How long the cycle took.
+    pub duration: Duration,
+}
+
+/// `witness.patrol`: one patrol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WitnessPatrol<'a> {
+    /// The rig patrolled.
+    pub rig: &'a str,
+    /// How long the patrol took.
+    pub duration: Duration,
+    /// Stale agents found.
+    pub stale_count: u64,
+    /// Agents restarted.
+    pub restart_count: u64,
+}
+
+/// `dolt.health`: what one health check measured (each `None` when it could not be read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DoltHealth<'a> {
+    /// `host:port` of the server (never credentials).
+    pub server: &'a str,
+    /// `SELECT 1` round trip.
+    pub latency: Option<Duration>,
+    /// `Threads_connected`.
+    pub connections: Option<u64>,
+    /// `max_connections`.
+    pub max_connections: Option<u64>,
+    /// Replication lag, when the server replicates.
+    pub replication_lag: Option<Duration>,
 }
 
 #[cfg(test)]

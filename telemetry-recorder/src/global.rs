@@ -8,7 +8,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::events::{AgentEvent, AgentInstance, AgentUsage, Done, MailMessage, MolSquash, Outcome};
+use crate::events::{
+    AgentEvent, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage, MolSquash,
+    Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol,
+};
 use crate::recorder::Recorder;
 
 /// The process-wide recorder, or `None` (one atomic load) when telemetry is off.
@@ -255,5 +258,85 @@ pub fn record_agent_event(event: &AgentEvent<'_>) {
 pub fn record_agent_usage(usage: &AgentUsage<'_>) {
     if let Some(r) = global_recorder() {
         r.agent_usage(usage);
+    }
+}
+
+/// Records `pane.read` (see [`Recorder::pane_read`]); a no-op when telemetry is off.
+#[inline]
+pub fn record_pane_read(
+    session: &str,
+    lines_requested: u64,
+    content_len: u64,
+    outcome: Outcome<'_>,
+) {
+    if let Some(r) = global_recorder() {
+        r.pane_read(session, lines_requested, content_len, outcome);
+    }
+}
+
+/// Records `refinery.dispatch` (see [`Recorder::refinery_dispatch`]); a no-op when telemetry
+/// is off.
+#[inline]
+pub fn record_refinery_dispatch(dispatch: &RefineryDispatch<'_>, outcome: Outcome<'_>) {
+    if let Some(r) = global_recorder() {
+        r.refinery_dispatch(dispatch, outcome);
+    }
+}
+
+/// Records `refinery.queue` (see [`Recorder::refinery_queue`]); a no-op when telemetry is off.
+#[inline]
+pub fn record_refinery_queue(rig: &str, queue_depth: u64, oldest_age: Option<Duration>) {
+    if let Some(r) = global_recorder() {
+        r.refinery_queue(rig, queue_depth, oldest_age);
+    }
+}
+
+/// Records `scheduler.dispatch_cycle` (see [`Recorder::scheduler_dispatch_cycle`]); a no-op
+/// when telemetry is off.
+#[inline]
+pub fn record_scheduler_dispatch_cycle(cycle: &SchedulerCycle, outcome: Outcome<'_>) {
+    if let Some(r) = global_recorder() {
+        r.scheduler_dispatch_cycle(cycle, outcome);
+    }
+}
+
+/// Records `witness.patrol` (see [`Recorder::witness_patrol`]); a no-op when telemetry is off.
+#[inline]
+pub fn record_witness_patrol(patrol: &WitnessPatrol<'_>, outcome: Outcome<'_>) {
+    if let Some(r) = global_recorder() {
+        r.witness_patrol(patrol, outcome);
+    }
+}
+
+/// Records `deacon.transition` (see [`Recorder::deacon_transition`]); a no-op when telemetry
+/// is off.
+#[inline]
+pub fn record_deacon_transition(from_state: &str, to_state: &str, reason: &str) {
+    if let Some(r) = global_recorder() {
+        r.deacon_transition(from_state, to_state, reason);
+    }
+}
+
+/// Records `crew.cycle` (see [`Recorder::crew_cycle`]); a no-op when telemetry is off.
+#[inline]
+pub fn record_crew_cycle(crew: &str, rig: &str, phase: CrewPhase, outcome: Outcome<'_>) {
+    if let Some(r) = global_recorder() {
+        r.crew_cycle(crew, rig, phase, outcome);
+    }
+}
+
+/// Records `git.operation` (see [`Recorder::git_operation`]); a no-op when telemetry is off.
+#[inline]
+pub fn record_git_operation(op: &str, repo: &str, duration: Duration, outcome: Outcome<'_>) {
+    if let Some(r) = global_recorder() {
+        r.git_operation(op, repo, duration, outcome);
+    }
+}
+
+/// Records `dolt.health` (see [`Recorder::dolt_health`]); a no-op when telemetry is off.
+#[inline]
+pub fn record_dolt_health(health: &DoltHealth<'_>, outcome: Outcome<'_>) {
+    if let Some(r) = global_recorder() {
+        r.dolt_health(health, outcome);
     }
 }

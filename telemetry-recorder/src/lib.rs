@@ -81,8 +81,9 @@ pub use correlation::{
     WorkContext, current_run_id, set_work_context, with_run_id, with_work_context, work_context,
 };
 pub use events::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, Done, ExitType, MailMessage,
-    MessageRole, MolSquash, Outcome, instance_name, tool_use_content,
+    AgentEvent, AgentEventType, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, ExitType,
+    MailMessage, MessageRole, MolSquash, Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol,
+    instance_name, tool_use_content,
 };
 pub use global::{
     global_recorder, record_agent_event, record_agent_instantiate, record_agent_state_change,
@@ -91,6 +92,11 @@ pub use global::{
     record_mol_cook, record_mol_squash, record_mol_wisp, record_nudge, record_pane_output,
     record_polecat_remove, record_polecat_spawn, record_prime, record_prime_context,
     record_prompt_send, record_session_start, record_session_stop, record_sling, start_span,
+};
+pub use global::{
+    record_crew_cycle, record_deacon_transition, record_dolt_health, record_git_operation,
+    record_pane_read, record_refinery_dispatch, record_refinery_queue,
+    record_scheduler_dispatch_cycle, record_witness_patrol,
 };
 pub use layer::{EXCLUDED_TARGETS, is_excluded_target, tracing_layer};
 pub use recorder::Recorder;

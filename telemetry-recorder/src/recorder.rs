@@ -7,11 +7,12 @@
 //! A `Recorder` never checks whether telemetry is on (it has a provider, so it is); the free
 //! `record_*` functions do. It must not read the environment per call, nor touch HTTP.
 
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
-use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::metrics::{Counter, Histogram, Meter, ObservableGauge};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_sdk::logs::{SdkLogRecord, SdkLogger};
@@ -22,7 +23,8 @@ use crate::agent_totals::{AgentCounter, AgentTotals, usage_series};
 use crate::catalog::{EventSpec, InstrumentSpec, event, instrument};
 use crate::correlation::{current_work, process_run_id, scoped_run_id};
 use crate::events::{
-    AgentEvent, AgentInstance, AgentUsage, Done, MailMessage, MolSquash, Outcome, instance_name,
+    AgentEvent, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage, MolSquash,
+    Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol, instance_name,
 };
 use crate::settings::{ContentSettings, MAIL_BODY_LIMIT, PROMPT_KEYS_LIMIT};
 use crate::spans::{self, ActiveSpan, TimedSpan};
@@ -41,6 +43,7 @@ pub struct Recorder {
     fallback_run_id: Option<Arc<str>>,
     hostname: Option<Arc<str>>,
     inst: Instruments,
+    roadmap: RoadmapInstruments,
 }
 
 #[derive(Debug)]
@@ -87,22 +90,26 @@ fn lazy<T: 'static>(
     LazyLock::new(Box::new(move || build(&meter, spec)))
 }
 
+fn u64_counter(meter: &Meter, spec: &'static InstrumentSpec) -> Counter<u64> {
+    meter
+        .u64_counter(spec.name)
+        .with_unit(spec.unit)
+        .with_description(spec.description)
+        .build()
+}
+
+fn f64_histogram(meter: &Meter, spec: &'static InstrumentSpec) -> Histogram<f64> {
+    meter
+        .f64_histogram(spec.name)
+        .with_unit(spec.unit)
+        .with_description(spec.description)
+        .build()
+}
+
 impl Instruments {
     fn new(meter: &Meter) -> Self {
-        let c = |spec| {
-            lazy(meter, spec, |m, s| {
-                m.u64_counter(s.name)
-                    .with_unit(s.unit)
-                    .with_description(s.description)
-                    .build()
-            })
-        };
-        let histogram = lazy(meter, &instrument::BD_DURATION_MS, |m, s| {
-            m.f64_histogram(s.name)
-                .with_unit(s.unit)
-                .with_description(s.description)
-                .build()
-        });
+        let c = |spec| lazy(meter, spec, u64_counter);
+        let histogram = lazy(meter, &instrument::BD_DURATION_MS, f64_histogram);
         let cost = lazy(meter, &instrument::TOKEN_COST_USD, |m, s| {
             m.f64_counter(s.name)
                 .with_unit(s.unit)
@@ -227,6 +234,7 @@ impl Recorder {
             fallback_run_id: process_run_id().clone(),
             hostname: process_hostname().clone(),
             inst: Instruments::new(provider.meter()),
+            roadmap: RoadmapInstruments::new(provider.meter()),
         }
     }
 
@@ -860,6 +868,345 @@ impl Recorder {
     pub fn publish_agent_totals(&self, contributor: &str, totals: &AgentTotals) {
         self.provider.publish(contributor, totals.points());
     }
+}
+
+/// The latest value per attribute set of one observable gauge, reported at every collection.
+///
+/// At most [`telemetry_core::CARDINALITY_LIMIT`] attribute sets are kept: a new set past the
+/// limit is dropped (memory stays bounded in a long-running probe).
+struct Gauge {
+    values: Arc<Mutex<GaugeValues>>,
+    _handle: ObservableGauge<f64>,
+}
+
+type GaugeValues = BTreeMap<Vec<(&'static str, String)>, f64>;
+
+impl std::fmt::Debug for Gauge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gauge").finish_non_exhaustive()
+    }
+}
+
+impl Gauge {
+    fn build(meter: &Meter, spec: &'static InstrumentSpec) -> Self {
+        let values: Arc<Mutex<GaugeValues>> = Arc::default();
+        let observed = Arc::clone(&values);
+        let handle = meter
+            .f64_observable_gauge(spec.name)
+            .with_unit(spec.unit)
+            .with_description(spec.description)
+            .with_callback(move |observer| {
+                let values = observed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for (labels, value) in values.iter() {
+                    let kv: Vec<KeyValue> = labels
+                        .iter()
+                        .map(|(k, v)| KeyValue::new(*k, v.clone()))
+                        .collect();
+                    observer.observe(*value, &kv);
+                }
+            })
+            .build();
+        Self {
+            values,
+            _handle: handle,
+        }
+    }
+
+    fn set(&self, value: f64, labels: &[(&'static str, &str)]) {
+        let key: Vec<(&'static str, String)> =
+            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let mut values = self
+            .values
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if values.len() < telemetry_core::CARDINALITY_LIMIT || values.contains_key(&key) {
+            values.insert(key, value);
+        }
+    }
+}
+
+/// The instruments of the roadmap events (refinery, scheduler, witness, deacon, crew, git,
+/// Dolt, pane reads), built on first use like [`Instruments`].
+#[derive(Debug)]
+struct RoadmapInstruments {
+    pane_reads: Lazy<Counter<u64>>,
+    refinery_dispatches: Lazy<Counter<u64>>,
+    refinery_queue_depth: Lazy<Gauge>,
+    refinery_oldest_age: Lazy<Gauge>,
+    refinery_item_age: Lazy<Histogram<f64>>,
+    refinery_dispatch_latency: Lazy<Histogram<f64>>,
+    scheduler_dispatches: Lazy<Counter<u64>>,
+    scheduler_queue_depth: Lazy<Histogram<f64>>,
+    scheduler_capacity: Lazy<Gauge>,
+    witness_patrols: Lazy<Counter<u64>>,
+    witness_duration: Lazy<Histogram<f64>>,
+    deacon_transitions: Lazy<Counter<u64>>,
+    crew_cycles: Lazy<Counter<u64>>,
+    git_duration: Lazy<Histogram<f64>>,
+    dolt_connections: Lazy<Gauge>,
+    dolt_max_connections: Lazy<Gauge>,
+    dolt_healthy: Lazy<Gauge>,
+    dolt_latency: Lazy<Gauge>,
+    dolt_query_duration: Lazy<Histogram<f64>>,
+    dolt_replication_lag: Lazy<Gauge>,
+}
+
+impl RoadmapInstruments {
+    fn new(meter: &Meter) -> Self {
+        let c = |spec| lazy(meter, spec, u64_counter);
+        let h = |spec| lazy(meter, spec, f64_histogram);
+        let g = |spec| lazy(meter, spec, Gauge::build);
+        Self {
+            pane_reads: c(&instrument::PANE_READS_TOTAL),
+            refinery_dispatches: c(&instrument::REFINERY_DISPATCHES_TOTAL),
+            refinery_queue_depth: g(&instrument::REFINERY_QUEUE_DEPTH),
+            refinery_oldest_age: g(&instrument::REFINERY_OLDEST_ITEM_AGE_MS),
+            refinery_item_age: h(&instrument::REFINERY_ITEM_AGE_MS),
+            refinery_dispatch_latency: h(&instrument::REFINERY_DISPATCH_LATENCY_MS),
+            scheduler_dispatches: c(&instrument::SCHEDULER_DISPATCHES_TOTAL),
+            scheduler_queue_depth: h(&instrument::SCHEDULER_QUEUE_DEPTH),
+            scheduler_capacity: g(&instrument::SCHEDULER_CAPACITY_USAGE),
+            witness_patrols: c(&instrument::WITNESS_PATROLS_TOTAL),
+            witness_duration: h(&instrument::WITNESS_PATROL_DURATION_MS),
+            deacon_transitions: c(&instrument::DEACON_WATCHDOG_TRANSITIONS_TOTAL),
+            crew_cycles: c(&instrument::CREW_CYCLES_TOTAL),
+            git_duration: h(&instrument::GIT_DURATION_MS),
+            dolt_connections: g(&instrument::DOLT_CONNECTIONS),
+            dolt_max_connections: g(&instrument::DOLT_MAX_CONNECTIONS),
+            dolt_healthy: g(&instrument::DOLT_HEALTHY),
+            dolt_latency: g(&instrument::DOLT_QUERY_LATENCY_MS),
+            dolt_query_duration: h(&instrument::DOLT_QUERY_DURATION_MS),
+            dolt_replication_lag: g(&instrument::DOLT_REPLICATION_LAG_MS),
+        }
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn whole_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The roadmap events.
+impl Recorder {
+    /// `pane.read`: one tmux capture-pane call on `session` asking for `lines_requested`
+    /// lines, which returned `content_len` bytes.
+    pub fn pane_read(
+        &self,
+        session: &str,
+        lines_requested: u64,
+        content_len: u64,
+        outcome: Outcome<'_>,
+    ) {
+        let status = Status::of(outcome);
+        self.roadmap.pane_reads.add(1, &[status.kv()]);
+        let mut rec = self.start(&event::PANE_READ, status.severity(), SystemTime::now());
+        rec.add_attribute("session", string(session));
+        rec.add_attribute("lines_requested", int(lines_requested));
+        rec.add_attribute("content_len", int(content_len));
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `refinery.dispatch`: counted by status and rig; the wait goes to
+    /// `gastown.refinery.item_age_ms`, the dispatch's duration to
+    /// `gastown.refinery.dispatch_latency_ms`, the remaining depth to the queue gauge.
+    pub fn refinery_dispatch(&self, d: &RefineryDispatch<'_>, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        let kv = [status.kv(), label("rig", d.rig)];
+        let r = &self.roadmap;
+        r.refinery_dispatches.add(1, &kv);
+        r.refinery_dispatch_latency.record(millis(d.duration), &kv);
+        r.refinery_item_age
+            .record(millis(d.wait), &[label("rig", d.rig)]);
+        #[allow(clippy::cast_precision_loss)] // A queue depth is far below 2^52.
+        r.refinery_queue_depth
+            .set(d.queue_depth as f64, &[("rig", d.rig)]);
+        let mut rec = self.start(
+            &event::REFINERY_DISPATCH,
+            status.severity(),
+            SystemTime::now(),
+        );
+        rec.add_attribute("rig", string(d.rig));
+        rec.add_attribute("bead_id", string(d.bead_id));
+        rec.add_attribute("queue_depth", int(d.queue_depth));
+        rec.add_attribute("wait_ms", int(whole_millis(d.wait)));
+        rec.add_attribute("duration_ms", AnyValue::Double(millis(d.duration)));
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `refinery.queue` (INFO): one sample of `rig`'s merge queue: its depth and the age of its
+    /// oldest item (`None`, recorded as 0, when the queue is empty). Sets both gauges.
+    pub fn refinery_queue(&self, rig: &str, queue_depth: u64, oldest_age: Option<Duration>) {
+        let oldest = oldest_age.unwrap_or_default();
+        #[allow(clippy::cast_precision_loss)] // A queue depth is far below 2^52.
+        self.roadmap
+            .refinery_queue_depth
+            .set(queue_depth as f64, &[("rig", rig)]);
+        self.roadmap
+            .refinery_oldest_age
+            .set(millis(oldest), &[("rig", rig)]);
+        let mut rec = self.start(&event::REFINERY_QUEUE, Severity::Info, SystemTime::now());
+        rec.add_attribute("rig", string(rig));
+        rec.add_attribute("queue_depth", int(queue_depth));
+        rec.add_attribute("oldest_age_ms", int(whole_millis(oldest)));
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `scheduler.dispatch_cycle`: one cycle; adds its counts to
+    /// `gastown.scheduler.dispatches.total` by `outcome`, its queue depth to the histogram and
+    /// sets the capacity gauge.
+    pub fn scheduler_dispatch_cycle(&self, cycle: &SchedulerCycle, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        let r = &self.roadmap;
+        for (name, count) in [
+            ("dispatched", cycle.dispatched),
+            ("failed", cycle.failed),
+            ("skipped", cycle.skipped),
+        ] {
+            r.scheduler_dispatches
+                .add(count, &[KeyValue::new("outcome", name)]);
+        }
+        #[allow(clippy::cast_precision_loss)] // A queue depth is far below 2^52.
+        r.scheduler_queue_depth
+            .record(cycle.queue_depth as f64, &[]);
+        let usage = if cycle.capacity_usage.is_nan() {
+            0.0
+        } else {
+            cycle.capacity_usage.clamp(0.0, 1.0)
+        };
+        r.scheduler_capacity.set(usage, &[]);
+        let mut rec = self.start(
+            &event::SCHEDULER_DISPATCH_CYCLE,
+            status.severity(),
+            SystemTime::now(),
+        );
+        rec.add_attribute("dispatched", int(cycle.dispatched));
+        rec.add_attribute("failed", int(cycle.failed));
+        rec.add_attribute("skipped", int(cycle.skipped));
+        rec.add_attribute("queue_depth", int(cycle.queue_depth));
+        rec.add_attribute("capacity_usage", AnyValue::Double(usage));
+        rec.add_attribute("duration_ms", AnyValue::Double(millis(cycle.duration)));
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `witness.patrol`: one patrol, counted and timed by status and rig.
+    pub fn witness_patrol(&self, patrol: &WitnessPatrol<'_>, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        let kv = [status.kv(), label("rig", patrol.rig)];
+        self.roadmap.witness_patrols.add(1, &kv);
+        self.roadmap
+            .witness_duration
+            .record(millis(patrol.duration), &kv);
+        let mut rec = self.start(&event::WITNESS_PATROL, status.severity(), SystemTime::now());
+        rec.add_attribute("rig", string(patrol.rig));
+        rec.add_attribute("duration_ms", AnyValue::Double(millis(patrol.duration)));
+        rec.add_attribute("stale_count", int(patrol.stale_count));
+        rec.add_attribute("restart_count", int(patrol.restart_count));
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `deacon.transition` (INFO): the deacon's watchdog went from `from_state` to
+    /// `to_state` (`reason` may be empty).
+    pub fn deacon_transition(&self, from_state: &str, to_state: &str, reason: &str) {
+        self.roadmap.deacon_transitions.add(
+            1,
+            &[label("from_state", from_state), label("to_state", to_state)],
+        );
+        let mut rec = self.start(&event::DEACON_TRANSITION, Severity::Info, SystemTime::now());
+        rec.add_attribute("from_state", string(from_state));
+        rec.add_attribute("to_state", string(to_state));
+        rec.add_attribute("reason", string(reason));
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `crew.cycle`: crew member `crew` (of `rig`, may be empty) reached `phase`.
+    pub fn crew_cycle(&self, crew: &str, rig: &str, phase: CrewPhase, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        self.roadmap
+            .crew_cycles
+            .add(1, &[KeyValue::new("phase", phase.as_str()), status.kv()]);
+        let mut rec = self.start(&event::CREW_CYCLE, status.severity(), SystemTime::now());
+        rec.add_attribute("crew", string(crew));
+        rec.add_attribute("rig", string(rig));
+        rec.add_attribute("phase", AnyValue::String(StringValue::from(phase.as_str())));
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `git.operation`: git `op` (`clone`, `fetch`, …) ran in `repo` (a path or URL; only its
+    /// basename is recorded) for `duration`, timed on `gastown.git.duration_ms` by op and
+    /// status.
+    pub fn git_operation(&self, op: &str, repo: &str, duration: Duration, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        let ms = millis(duration);
+        self.roadmap
+            .git_duration
+            .record(ms, &[label("op", op), status.kv()]);
+        let mut rec = self.start(&event::GIT_OPERATION, status.severity(), SystemTime::now());
+        rec.add_attribute("op", string(op));
+        rec.add_attribute("repo", string(repo_basename(repo)));
+        rec.add_attribute("duration_ms", AnyValue::Double(ms));
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// `dolt.health`: one check of `health.server`. `Ok` sets `gastown.dolt.healthy` to 1,
+    /// `Err` to 0; each measured value (those `Some`) sets its gauge and is on the record;
+    /// the latency also goes to `gastown.dolt.query_duration_ms` by status.
+    pub fn dolt_health(&self, health: &DoltHealth<'_>, outcome: Outcome<'_>) {
+        let status = Status::of(outcome);
+        let r = &self.roadmap;
+        let server = [("server", health.server)];
+        r.dolt_healthy
+            .set(if status.ok { 1.0 } else { 0.0 }, &server);
+        let mut rec = self.start(&event::DOLT_HEALTH, status.severity(), SystemTime::now());
+        rec.add_attribute("server", string(health.server));
+        if let Some(latency) = health.latency {
+            let ms = millis(latency);
+            r.dolt_latency.set(ms, &server);
+            r.dolt_query_duration
+                .record(ms, &[label("server", health.server), status.kv()]);
+            rec.add_attribute("latency_ms", AnyValue::Double(ms));
+        }
+        for (key, value, gauge) in [
+            ("connections", health.connections, &r.dolt_connections),
+            (
+                "max_connections",
+                health.max_connections,
+                &r.dolt_max_connections,
+            ),
+        ] {
+            if let Some(value) = value {
+                #[allow(clippy::cast_precision_loss)] // Connection counts are far below 2^52.
+                gauge.set(value as f64, &server);
+                rec.add_attribute(key, int(value));
+            }
+        }
+        if let Some(lag) = health.replication_lag {
+            r.dolt_replication_lag.set(millis(lag), &server);
+            rec.add_attribute("replication_lag_ms", AnyValue::Double(millis(lag)));
+        }
+        put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+}
+
+/// The last path component of a repository path or URL (`.git` kept off), or the input when
+/// it has none.
+fn repo_basename(repo: &str) -> &str {
+    let trimmed = repo.trim_end_matches(['/', '\\']);
+    let base = trimmed.rsplit(['/', '\\', ':']).next().unwrap_or(trimmed);
+    base.strip_suffix(".git")
+        .filter(|b| !b.is_empty())
+        .unwrap_or(base)
 }
 
 /// `agent.event` and `agent.usage` carry the transcript's times: they get spans of their own

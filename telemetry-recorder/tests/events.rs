@@ -12,9 +12,10 @@ use std::time::{Duration, SystemTime};
 use common::{Harness, count_key, points, s};
 use otlp_capture::{LogRecord, MetricKind, MetricPoint, PointValue, Value};
 use telemetry_recorder::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, AttrKind, ContentSettings, Done,
-    EventSpec, ExitType, InstrumentKind, MailMessage, MessageRole, MolSquash, Outcome, Recorder,
-    SeverityRule, WorkContext, catalog, tool_use_content, with_run_id, with_work_context,
+    AgentEvent, AgentEventType, AgentInstance, AgentUsage, AttrKind, ContentSettings, CrewPhase,
+    DoltHealth, Done, EventSpec, ExitType, InstrumentKind, MailMessage, MessageRole, MolSquash,
+    Outcome, Recorder, RefineryDispatch, SchedulerCycle, SeverityRule, WitnessPatrol, WorkContext,
+    catalog, tool_use_content, with_run_id, with_work_context,
 };
 
 /// An error whose message the records must carry verbatim.
@@ -389,6 +390,155 @@ fn cases() -> Vec<Case> {
                 ("role", s(toast)),
             ],
         ),
+        case(
+            "pane.read",
+            |r, o| r.pane_read("gt-gastown-Toast", 50, 1234, o),
+            &[
+                ("session", s("gt-gastown-Toast")),
+                ("lines_requested", Value::Int(50)),
+                ("content_len", Value::Int(1234)),
+            ],
+            &[],
+        ),
+        case(
+            "refinery.dispatch",
+            |r, o| {
+                r.refinery_dispatch(
+                    &RefineryDispatch {
+                        rig: "gastown",
+                        bead_id: "gt-7",
+                        queue_depth: 3,
+                        wait: Duration::from_millis(90_000),
+                        duration: Duration::from_micros(1500),
+                    },
+                    o,
+                );
+            },
+            &[
+                ("rig", s("gastown")),
+                ("bead_id", s("gt-7")),
+                ("queue_depth", Value::Int(3)),
+                ("wait_ms", Value::Int(90_000)),
+                ("duration_ms", Value::Double(1.5)),
+            ],
+            &[("rig", s("gastown"))],
+        ),
+        case(
+            "refinery.queue",
+            |r, _| r.refinery_queue("gastown", 4, Some(Duration::from_secs(60))),
+            &[
+                ("rig", s("gastown")),
+                ("queue_depth", Value::Int(4)),
+                ("oldest_age_ms", Value::Int(60_000)),
+            ],
+            &[],
+        ),
+        case(
+            "scheduler.dispatch_cycle",
+            |r, o| {
+                r.scheduler_dispatch_cycle(
+                    &SchedulerCycle {
+                        dispatched: 2,
+                        failed: 1,
+                        skipped: 3,
+                        queue_depth: 6,
+                        capacity_usage: 0.75,
+                        duration: Duration::from_millis(20),
+                    },
+                    o,
+                );
+            },
+            &[
+                ("dispatched", Value::Int(2)),
+                ("failed", Value::Int(1)),
+                ("skipped", Value::Int(3)),
+                ("queue_depth", Value::Int(6)),
+                ("capacity_usage", Value::Double(0.75)),
+                ("duration_ms", Value::Double(20.0)),
+            ],
+            &[],
+        ),
+        case(
+            "witness.patrol",
+            |r, o| {
+                r.witness_patrol(
+                    &WitnessPatrol {
+                        rig: "gastown",
+                        duration: Duration::from_millis(250),
+                        stale_count: 2,
+                        restart_count: 1,
+                    },
+                    o,
+                );
+            },
+            &[
+                ("rig", s("gastown")),
+                ("duration_ms", Value::Double(250.0)),
+                ("stale_count", Value::Int(2)),
+                ("restart_count", Value::Int(1)),
+            ],
+            &[("rig", s("gastown"))],
+        ),
+        case(
+            "deacon.transition",
+            |r, _| r.deacon_transition("healthy", "degraded", "missed 3 heartbeats"),
+            &[
+                ("from_state", s("healthy")),
+                ("to_state", s("degraded")),
+                ("reason", s("missed 3 heartbeats")),
+            ],
+            &[("from_state", s("healthy")), ("to_state", s("degraded"))],
+        ),
+        case(
+            "crew.cycle",
+            |r, o| r.crew_cycle("max", "gastown", CrewPhase::Push, o),
+            &[
+                ("crew", s("max")),
+                ("rig", s("gastown")),
+                ("phase", s("push")),
+            ],
+            &[("phase", s("push"))],
+        ),
+        case(
+            "git.operation",
+            |r, o| {
+                r.git_operation(
+                    "fetch",
+                    "/home/gt/town/gastown.git",
+                    Duration::from_millis(8),
+                    o,
+                )
+            },
+            &[
+                ("op", s("fetch")),
+                ("repo", s("gastown")),
+                ("duration_ms", Value::Double(8.0)),
+            ],
+            &[],
+        ),
+        case(
+            "dolt.health",
+            |r, o| {
+                r.dolt_health(
+                    &DoltHealth {
+                        server: "127.0.0.1:3306",
+                        latency: Some(Duration::from_micros(2500)),
+                        connections: Some(7),
+                        max_connections: Some(151),
+                        replication_lag: Some(Duration::from_millis(40)),
+                    },
+                    o,
+                );
+            },
+            &[
+                ("server", s("127.0.0.1:3306")),
+                ("latency_ms", Value::Double(2.5)),
+                ("connections", Value::Int(7)),
+                ("max_connections", Value::Int(151)),
+                ("replication_lag_ms", Value::Double(40.0)),
+            ],
+            &[],
+        ),
     ]
 }
 
@@ -544,6 +694,7 @@ fn check_metrics(spec: &EventSpec, case: &Case, metrics: &[MetricPoint], outcome
             let kind = match inst.kind {
                 InstrumentKind::Counter => MetricKind::Sum,
                 InstrumentKind::Histogram => MetricKind::Histogram,
+                InstrumentKind::Gauge => MetricKind::Gauge,
             };
             assert_eq!(p.kind, kind, "{inst_name}: kind");
             if inst.kind == InstrumentKind::Counter {
@@ -632,6 +783,8 @@ fn every_catalogued_event_records_its_catalogued_shape() {
                 "{}: {counter} +1 per call",
                 spec.name
             );
+            check_metrics(spec, c, &metrics, &[]);
+        } else {
             check_metrics(spec, c, &metrics, &[]);
         }
     }

@@ -40,6 +40,7 @@ fn instrument_kind_word(kind: InstrumentKind) -> &'static str {
     match kind {
         InstrumentKind::Counter => "counter",
         InstrumentKind::Histogram => "histogram",
+        InstrumentKind::Gauge => "gauge",
     }
 }
 

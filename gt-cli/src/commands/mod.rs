@@ -5,10 +5,12 @@ mod bd;
 mod completions;
 mod doctor;
 mod emit;
+mod git;
 mod otel_env;
 mod otel_spool;
 mod prime;
 mod session;
+mod watch;
 mod work;
 
 use std::process::ExitCode;
@@ -25,12 +27,14 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Prime(args) => with_telemetry(|| in_span("prime", || prime::run(&args))),
         Command::Bd(args) => with_telemetry(|| bd::run(&args)),
+        Command::Git(args) => with_telemetry(|| git::run(&args)),
         Command::Otel(OtelCommand::Doctor(args)) => doctor::run(&args),
         Command::Otel(OtelCommand::Emit(args)) => emit::run(&args),
         Command::Completions(args) => Ok(completions::run(&args)),
         Command::Work(args) => work::run(&args),
         Command::Otel(OtelCommand::Env(args)) => Ok(otel_env::run(&args)),
         Command::Otel(OtelCommand::Spool(command)) => otel_spool::run(&command),
+        Command::Otel(OtelCommand::Watch(args)) => watch::run(&args),
         Command::AgentLog(args) => agent_log::run(&args),
         Command::Session(SessionCommand::Start(args)) => session::start(&args),
         Command::Session(SessionCommand::Stop(args)) => session::stop(&args),

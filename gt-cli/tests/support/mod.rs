@@ -14,6 +14,7 @@ use otlp_capture::Value;
 use telemetry_recorder::catalog::{AttrKind, catalog};
 
 pub(crate) mod backends;
+pub(crate) mod promql;
 
 /// A `gt` command with a clean telemetry and identity environment, and a state directory of
 /// its own (a fresh temporary one: the durable counter store never leaks between tests; a test
@@ -203,6 +204,10 @@ pub(crate) fn sample(event: &str, attr: &str, kind: AttrKind) -> (String, Option
         ("agent.event", "event_type", _) => s("tool_use"),
         ("agent.event", "role", _) => s("user"),
         ("mail", "msg.to", _) => s("a,b"),
+        ("crew.cycle", "phase", _) => s("push"),
+        ("scheduler.dispatch_cycle", "capacity_usage", _) => {
+            ("0.5".to_owned(), Some(Value::Double(0.5)))
+        }
         (_, _, AttrKind::Int) => ("7".to_owned(), Some(Value::Int(7))),
         (_, _, AttrKind::Double) => ("1.5".to_owned(), Some(Value::Double(1.5))),
         (_, _, AttrKind::Bool) => ("true".to_owned(), Some(Value::Bool(true))),
