@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use telemetry_core::env::{GT_SESSION, GT_WORK_BEAD, GT_WORK_MOL, GT_WORK_RIG};
 use telemetry_recorder::WorkContext;
-use work_ledger::{Entry, Ledger};
+use work_ledger::Ledger;
 
 use crate::tmux::Tmux;
 
@@ -154,15 +154,8 @@ pub fn ledger_for(
     Ledger::new(&dir, session).map_err(|e| e.to_string())
 }
 
-/// The work context an entry describes.
-#[must_use]
-pub fn context_of(entry: &Entry) -> WorkContext {
-    WorkContext {
-        rig: entry.rig.clone(),
-        bead: entry.bead.clone(),
-        mol: entry.mol.clone(),
-    }
-}
+/// The work context an entry describes (one definition, agent-log's).
+pub use agent_log::attribution::context_of;
 
 /// Resolves the work context: the current entry of `session`'s ledger, else `GT_WORK_*`
 /// through `lookup`, else none. Reads one small file (its tail) at most.

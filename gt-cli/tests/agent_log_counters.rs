@@ -17,7 +17,7 @@ use std::time::Duration;
 use agent_log_common::{Running, Town, WAIT, append, assistant, wait_counts};
 use otlp_capture::{Mode, Receiver};
 use serde_json::json;
-use support::backends::{curl, enabled as backends_enabled, poll, run_tag};
+use support::backends::{enabled as backends_enabled, poll, run_tag};
 
 const VM: &str = "http://127.0.0.1:8428";
 const METRICS_URL: &str = "http://127.0.0.1:8428/opentelemetry/api/v1/push";
@@ -65,13 +65,7 @@ fn input_increase(tag: &str, want: f64) -> Option<f64> {
     );
     let mut last = None;
     let found = poll(WAIT, || {
-        curl(&format!("{VM}/internal/force_flush"), &[]);
-        let body = curl(&format!("{VM}/api/v1/query"), &[("query", &query)]);
-        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let value = json["data"]["result"][0]["value"][1]
-            .as_str()?
-            .parse::<f64>()
-            .ok()?;
+        let value = support::backends::vm_scalar(VM, &query)?;
         last = Some(value);
         (value == want).then_some(value)
     });

@@ -91,14 +91,7 @@ fn five_prime_runs_are_counted_as_five_in_victoriametrics_and_logged_in_victoria
 /// The value of a PromQL/MetricsQL instant query once it reaches `at_least`.
 fn query_value(query: &str, at_least: f64) -> Option<f64> {
     poll(Duration::from_secs(30), || {
-        curl(&format!("{VM}/internal/force_flush"), &[]);
-        let body = curl(&format!("{VM}/api/v1/query"), &[("query", query)]);
-        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let value = json["data"]["result"][0]["value"][1]
-            .as_str()?
-            .parse::<f64>()
-            .ok()?;
-        (value >= at_least).then_some(value)
+        support::backends::vm_scalar(VM, query).filter(|v| *v >= at_least)
     })
 }
 

@@ -44,6 +44,18 @@ pub(crate) fn logsql(base: &str, query: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The value of a PromQL/MetricsQL instant query at the VictoriaMetrics at `base`, after a
+/// flush of its buffers; `None` when the query returns no sample.
+pub(crate) fn vm_scalar(base: &str, query: &str) -> Option<f64> {
+    curl(&format!("{base}/internal/force_flush"), &[]);
+    let body = curl(&format!("{base}/api/v1/query"), &[("query", query)]);
+    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+    json["data"]["result"][0]["value"][1]
+        .as_str()?
+        .parse::<f64>()
+        .ok()
+}
+
 /// Field `name` of a LogsQL stats row as a number (LogsQL answers numbers as strings); NaN
 /// when missing.
 pub(crate) fn number(row: &serde_json::Value, name: &str) -> f64 {
