@@ -77,7 +77,11 @@ pub fn measure(
     std::fs::create_dir_all(&home)?;
     let mut totals: BTreeMap<String, Sample> = BTreeMap::new();
     for round in 0..=rounds {
-        for case in cases {
+        for (i, case) in cases.iter().enumerate() {
+            // A home (and so a state directory: counter store, spool, ledger) per case: what
+            // one case leaves (a refused port's spooled logs) must not be shipped by another.
+            let home = home.join(format!("case-{i}"));
+            std::fs::create_dir_all(&home)?;
             let mut cmd = Command::new(&me);
             cmd.arg("bench-process-runner")
                 .arg(runs_per_round.to_string())
