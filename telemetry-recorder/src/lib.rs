@@ -81,9 +81,10 @@ pub use correlation::{
     WorkContext, current_run_id, set_work_context, with_run_id, with_work_context, work_context,
 };
 pub use events::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, ExitType,
-    MailMessage, MessageRole, MolSquash, Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol,
-    instance_name, tool_use_content,
+    AgentEvent, AgentEventType, AgentInstance, AgentStatus, AgentUsage, COST_SOURCE_LOCAL,
+    COST_SOURCE_UNPRICED, CrewPhase, DoltHealth, Done, ExitType, MailMessage, MessageRole,
+    MolSquash, Outcome, QuotaThreshold, QuotaWindow, RefineryDispatch, SchedulerCycle,
+    WitnessPatrol, instance_name, tool_use_content,
 };
 pub use global::{
     global_recorder, record_agent_event, record_agent_instantiate, record_agent_state_change,
@@ -98,6 +99,7 @@ pub use global::{
     record_pane_read, record_refinery_dispatch, record_refinery_queue,
     record_scheduler_dispatch_cycle, record_witness_patrol,
 };
+pub use global::{record_agent_quota_threshold, record_agent_status, record_agent_status_gauges};
 pub use layer::{EXCLUDED_TARGETS, is_excluded_target, tracing_layer};
 pub use recorder::Recorder;
 pub use redact::redact_args;
