@@ -29,6 +29,9 @@ pub const THRESHOLDS: [u8; 3] = [50, 80, 95];
 /// The most of stdin read (a status JSON is about 1 KiB; the rest is ignored).
 pub const MAX_INPUT: u64 = 256 * 1024;
 
+/// The furthest reset shown as a countdown (the longest window is 7 days).
+const MAX_RESET: Duration = Duration::from_secs(8 * 24 * 3600);
+
 /// The longest model name shown, in characters.
 const MAX_NAME: usize = 32;
 
@@ -159,7 +162,7 @@ fn clean(s: &str) -> Option<String> {
 }
 
 /// The status line: `bead | model | ctx N% | 5h N% (resets in) | 7d N% | $cost`, each part
-/// only when known. Never empty, never more than one line (`gt: no status` when nothing at all
+/// only when known (the countdown only for a reset within 8 days of `now`). Never empty, never more than one line (`gt: no status` when nothing at all
 /// is known).
 #[must_use]
 pub fn render(status: &Status, bead: Option<&str>, now: SystemTime) -> String {
@@ -176,7 +179,9 @@ pub fn render(status: &Status, bead: Option<&str>, now: SystemTime) -> String {
     for (label, quota) in [("5h", status.five_hour), ("7d", status.seven_day)] {
         if let Some(q) = quota {
             let mut part = format!("{label} {}", percent(q.used_percent));
-            if let Some(left) = q.resets_at.and_then(|t| t.duration_since(now).ok()) {
+            let left = q.resets_at.and_then(|t| t.duration_since(now).ok());
+            // A reset further away than the longest window (7 days) is not believable.
+            if let Some(left) = left.filter(|l| *l <= MAX_RESET) {
                 let _ = write!(part, " ({})", short_duration(left));
             }
             parts.push(part);
@@ -194,9 +199,9 @@ pub fn render(status: &Status, bead: Option<&str>, now: SystemTime) -> String {
     parts.join(" | ")
 }
 
-/// A whole percentage, capped for display.
+/// A whole percentage (halves round up), capped for display.
 fn percent(p: f64) -> String {
-    format!("{:.0}%", p.clamp(0.0, 999.0))
+    format!("{:.0}%", p.clamp(0.0, 999.0).round())
 }
 
 /// `3d4h`, `2h10m`, `7m`.
