@@ -129,23 +129,28 @@ fn hostile_inputs_print_one_non_empty_line_and_exit_zero() {
     }
 }
 
-#[test]
-fn work_bead_from_the_session_ledger_leads_the_line() {
-    let state = support::state_dir();
-    let session = "gt-gastown-Toast";
-    Ledger::new(&state, session)
+/// Makes `bead` the current work of `session` in the ledger under `state`.
+fn append_bead(state: &Path, session: &str, bead: &str) {
+    Ledger::new(state, session)
         .unwrap()
         .append(
             Change {
                 role: "gastown/polecats/Toast".into(),
                 run_id: String::new(),
                 rig: "gastown".into(),
-                bead: "gt-42".into(),
+                bead: bead.into(),
                 mol: String::new(),
             },
             Source::Flags,
         )
         .unwrap();
+}
+
+#[test]
+fn work_bead_from_the_session_ledger_leads_the_line() {
+    let state = support::state_dir();
+    let session = "gt-gastown-Toast";
+    append_bead(&state, session, "gt-42");
     let mut cmd = gt();
     cmd.env("GT_STATE_DIR", &state).env("GT_SESSION", session);
     let (ok, stdout, stderr) = statusline(cmd, SAMPLE.as_bytes());
@@ -252,20 +257,34 @@ fn a_dead_backend_still_prints_the_line_and_exits_zero() {
 }
 
 /// The process-level figure for docs/performance.md (never asserted): the mean wall time of
-/// `gt statusline` on the documented sample with telemetry off.
+/// `gt statusline` on the documented sample with telemetry off, without a session and with a
+/// session whose work ledger names a bead.
 /// `cargo test --release -p gt-cli --test statusline -- --ignored --nocapture`.
 #[test]
 #[ignore = "a measurement, not a test: run by hand for docs/performance.md"]
 fn statusline_wall_time_with_telemetry_off() {
+    let state = support::state_dir();
+    append_bead(&state, "gt-gastown-Toast", "gt-42");
+    let with_ledger = || {
+        let mut cmd = gt();
+        cmd.env("GT_STATE_DIR", &state)
+            .env("GT_SESSION", "gt-gastown-Toast");
+        cmd
+    };
     let runs = 200;
-    for _ in 0..10 {
-        statusline(gt(), SAMPLE.as_bytes());
+    for (name, make) in [
+        ("no session", &gt as &dyn Fn() -> Command),
+        ("session with a ledger", &with_ledger),
+    ] {
+        for _ in 0..10 {
+            statusline(make(), SAMPLE.as_bytes());
+        }
+        let started = Instant::now();
+        for _ in 0..runs {
+            let (ok, _, _) = statusline(make(), SAMPLE.as_bytes());
+            assert!(ok);
+        }
+        let per_run = started.elapsed() / runs;
+        println!("gt statusline, telemetry off, {name}: {per_run:?} wall per run over {runs} runs");
     }
-    let started = Instant::now();
-    for _ in 0..runs {
-        let (ok, _, _) = statusline(gt(), SAMPLE.as_bytes());
-        assert!(ok);
-    }
-    let per_run = started.elapsed() / runs;
-    println!("gt statusline, telemetry off: {per_run:?} wall per run over {runs} runs");
 }

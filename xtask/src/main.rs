@@ -221,6 +221,7 @@ fn criterion_table() -> (String, bool) {
         ("telemetry-recorder", "record"),
         ("telemetry-runtime", "observe"),
         ("agent-transcripts", "parse"),
+        ("gt-cli", "statusline"),
     ];
     let mut table = String::from("| crate | bench | result |\n|---|---|---|\n");
     let mut ok = true;
