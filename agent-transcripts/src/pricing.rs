@@ -381,7 +381,12 @@ mod tests {
         let versioned = format!(r#"{{"version":"2027-01-02","models":[{row}]}}"#);
         let unversioned = format!(r#"{{"models":[{row}]}}"#);
         let day = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_780_000_000);
-        let v = |text: &str, at| Pricing::load_override(text, at).unwrap().version().to_owned();
+        let v = |text: &str, at| {
+            Pricing::load_override(text, at)
+                .unwrap()
+                .version()
+                .to_owned()
+        };
         assert_eq!(v(&versioned, Some(day)), "2027-01-02");
         assert_eq!(v(&unversioned, Some(day)), "file:2026-05-28");
         assert_eq!(v(&unversioned, None), "file");

@@ -280,7 +280,9 @@ impl Emit {
             EventKind::CrewCycle if CrewPhase::from_name(self.s("phase")).is_none() => {
                 refuse("phase", "start, push, done, idle")
             }
-            EventKind::AgentQuotaThreshold if QuotaWindow::from_name(self.s("window")).is_none() => {
+            EventKind::AgentQuotaThreshold
+                if QuotaWindow::from_name(self.s("window")).is_none() =>
+            {
                 refuse("window", "five_hour, seven_day")
             }
             EventKind::AgentQuotaThreshold

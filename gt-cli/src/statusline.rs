@@ -221,9 +221,9 @@ fn short_duration(d: Duration) -> String {
 /// `previous < t <= now`. None without a previous value (a crossing is seen between two updates
 /// of the same session) or when use went down (a window reset: the next rise fires again).
 pub fn crossings(previous: Option<f64>, now: f64) -> impl Iterator<Item = u8> {
-    THRESHOLDS.into_iter().filter(move |&t| {
-        previous.is_some_and(|p| p < f64::from(t) && f64::from(t) <= now)
-    })
+    THRESHOLDS
+        .into_iter()
+        .filter(move |&t| previous.is_some_and(|p| p < f64::from(t) && f64::from(t) <= now))
 }
 
 /// The last quota use seen per window for one session: the state behind [`crossings`].
@@ -311,7 +311,10 @@ mod tests {
 
     #[test]
     fn names_lose_control_characters_and_length() {
-        assert_eq!(clean("\u{1b}[31mOpus\n4\u{7}").as_deref(), Some("[31mOpus4"));
+        assert_eq!(
+            clean("\u{1b}[31mOpus\n4\u{7}").as_deref(),
+            Some("[31mOpus4")
+        );
         assert_eq!(clean(" \t\n "), None);
         assert_eq!(clean(&"x".repeat(100)).map(|s| s.len()), Some(MAX_NAME));
     }

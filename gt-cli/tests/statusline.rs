@@ -191,7 +191,10 @@ fn quota_gauges_export_and_each_threshold_fires_once_per_crossing() {
     for used in [40.0, 60.0, 70.0, 85.0, 20.0, 55.0] {
         let (ok, stdout, stderr) = statusline(telemetry_on(&receiver, &state), &with_quota(used));
         assert!(ok, "{stderr}");
-        assert!(one_line(&stdout).contains(&format!("5h {used:.0}%")), "{stdout}");
+        assert!(
+            one_line(&stdout).contains(&format!("5h {used:.0}%")),
+            "{stdout}"
+        );
     }
     let logs = receiver.wait_for_logs(3, Duration::from_secs(20));
     let crossings: Vec<(String, String)> = logs
@@ -209,29 +212,32 @@ fn quota_gauges_export_and_each_threshold_fires_once_per_crossing() {
         })
         .collect();
     let expected = |t: &str| ("five_hour".to_owned(), t.to_owned());
-    assert_eq!(crossings, vec![expected("50"), expected("80"), expected("50")]);
+    assert_eq!(
+        crossings,
+        vec![expected("50"), expected("80"), expected("50")]
+    );
     // No record per update: only the crossings are logs.
     assert_eq!(logs.len(), 3, "{logs:?}");
 
-    let quota = receiver.wait_for_metric("gastown.agent.quota_used_percent", Duration::from_secs(10));
+    let quota =
+        receiver.wait_for_metric("gastown.agent.quota_used_percent", Duration::from_secs(10));
     let last_five_hour = quota
         .iter()
-        .filter(|p| p.attr("window") == Some(&Value::Str("five_hour".into())))
-        .last()
+        .rfind(|p| p.attr("window") == Some(&Value::Str("five_hour".into())))
         .expect("a five_hour quota point");
     assert_eq!(last_five_hour.value, PointValue::Double(55.0));
     assert_eq!(
         last_five_hour.attr("session"),
         Some(&Value::Str("gt-gastown-Toast".into()))
     );
-    assert!(
-        quota
-            .iter()
-            .any(|p| p.attr("window") == Some(&Value::Str("seven_day".into()))
-                && p.value == PointValue::Double(10.0))
+    assert!(quota.iter().any(
+        |p| p.attr("window") == Some(&Value::Str("seven_day".into()))
+            && p.value == PointValue::Double(10.0)
+    ));
+    let context = receiver.wait_for_metric(
+        "gastown.agent.context_used_percent",
+        Duration::from_secs(10),
     );
-    let context =
-        receiver.wait_for_metric("gastown.agent.context_used_percent", Duration::from_secs(10));
     assert!(
         context.iter().any(|p| p.value == PointValue::Double(12.5)
             && p.attr("model") == Some(&Value::Str("claude-opus-4-1".into()))),
@@ -253,7 +259,10 @@ fn a_dead_backend_still_prints_the_line_and_exits_zero() {
         .env("GT_STATE_DIR", &state);
     let (ok, stdout, _) = statusline(cmd, &with_quota(90.0));
     assert!(ok);
-    assert!(one_line(&stdout).starts_with("Opus | ctx 13% | 5h 90% | 7d 10%"), "{stdout}");
+    assert!(
+        one_line(&stdout).starts_with("Opus | ctx 13% | 5h 90% | 7d 10%"),
+        "{stdout}"
+    );
 }
 
 /// The process-level figure for docs/performance.md (never asserted): the mean wall time of

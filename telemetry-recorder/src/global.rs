@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::events::{
-    AgentEvent, AgentInstance, AgentStatus, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage, MolSquash,
-    Outcome, QuotaThreshold, RefineryDispatch, SchedulerCycle, WitnessPatrol,
+    AgentEvent, AgentInstance, AgentStatus, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage,
+    MolSquash, Outcome, QuotaThreshold, RefineryDispatch, SchedulerCycle, WitnessPatrol,
 };
 use crate::recorder::Recorder;
 

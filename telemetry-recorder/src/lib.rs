@@ -94,12 +94,12 @@ pub use global::{
     record_polecat_remove, record_polecat_spawn, record_prime, record_prime_context,
     record_prompt_send, record_session_start, record_session_stop, record_sling, start_span,
 };
+pub use global::{record_agent_quota_threshold, record_agent_status, record_agent_status_gauges};
 pub use global::{
     record_crew_cycle, record_deacon_transition, record_dolt_health, record_git_operation,
     record_pane_read, record_refinery_dispatch, record_refinery_queue,
     record_scheduler_dispatch_cycle, record_witness_patrol,
 };
-pub use global::{record_agent_quota_threshold, record_agent_status, record_agent_status_gauges};
 pub use layer::{EXCLUDED_TARGETS, is_excluded_target, tracing_layer};
 pub use recorder::Recorder;
 pub use redact::redact_args;

@@ -23,8 +23,9 @@ use crate::agent_totals::{AgentCounter, AgentTotals, usage_series};
 use crate::catalog::{EventSpec, InstrumentSpec, event, instrument};
 use crate::correlation::{current_work, process_run_id, scoped_run_id};
 use crate::events::{
-    AgentEvent, AgentInstance, AgentStatus, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage, MolSquash,
-    Outcome, QuotaThreshold, QuotaWindow, RefineryDispatch, SchedulerCycle, WitnessPatrol, instance_name,
+    AgentEvent, AgentInstance, AgentStatus, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage,
+    MolSquash, Outcome, QuotaThreshold, QuotaWindow, RefineryDispatch, SchedulerCycle,
+    WitnessPatrol, instance_name,
 };
 use crate::settings::{ContentSettings, MAIL_BODY_LIMIT, PROMPT_KEYS_LIMIT};
 use crate::spans::{self, ActiveSpan, TimedSpan};

@@ -12,10 +12,11 @@ use std::time::{Duration, SystemTime};
 use common::{Harness, count_key, points, s};
 use otlp_capture::{LogRecord, MetricKind, MetricPoint, PointValue, Value};
 use telemetry_recorder::{
-    AgentEvent, AgentEventType, AgentInstance, AgentStatus, AgentUsage, AttrKind, ContentSettings, CrewPhase,
-    DoltHealth, Done, EventSpec, ExitType, InstrumentKind, MailMessage, MessageRole, MolSquash,
-    Outcome, QuotaThreshold, QuotaWindow, Recorder, RefineryDispatch, SchedulerCycle, SeverityRule, WitnessPatrol, WorkContext,
-    catalog, tool_use_content, with_run_id, with_work_context,
+    AgentEvent, AgentEventType, AgentInstance, AgentStatus, AgentUsage, AttrKind, ContentSettings,
+    CrewPhase, DoltHealth, Done, EventSpec, ExitType, InstrumentKind, MailMessage, MessageRole,
+    MolSquash, Outcome, QuotaThreshold, QuotaWindow, Recorder, RefineryDispatch, SchedulerCycle,
+    SeverityRule, WitnessPatrol, WorkContext, catalog, tool_use_content, with_run_id,
+    with_work_context,
 };
 
 /// An error whose message the records must carry verbatim.
