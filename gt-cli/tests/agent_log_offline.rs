@@ -332,6 +332,16 @@ fn report_and_replay_of_an_opencode_database_count_aborted_messages_alike() {
 
 /// `replay` of the fixture into `rx` (agent output on).
 fn replay_into(town: &Town, rx: &Receiver, extra: &[&str]) -> String {
+    replay_into_with(town, rx, extra, &[])
+}
+
+/// [`replay_into`] with more environment variables.
+fn replay_into_with(
+    town: &Town,
+    rx: &Receiver,
+    extra: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> String {
     let out = town
         .gt()
         .args(["agent-log", "replay", "--session", "gt-replay"])
@@ -340,6 +350,7 @@ fn replay_into(town: &Town, rx: &Receiver, extra: &[&str]) -> String {
         .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
         .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
         .env("GT_LOG_AGENT_OUTPUT", "true")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -432,20 +443,7 @@ fn versions_with_pricing_file(pricing: &str) -> (Vec<String>, Vec<String>, std::
     let rx = Receiver::start().unwrap();
     let file = town.home().join("prices.json");
     std::fs::write(&file, pricing).unwrap();
-    let out = town
-        .gt()
-        .args(["agent-log", "replay", "--session", "gt-replay"])
-        .arg(fixture())
-        .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
-        .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
-        .env("GT_PRICING_FILE", &file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    replay_into_with(&town, &rx, &[], &[("GT_PRICING_FILE", file.as_os_str())]);
     let usages = records(&rx, "agent.usage");
     assert_eq!(usages.len(), 4);
     let by_source = |source: &str| -> Vec<String> {
