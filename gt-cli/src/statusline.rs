@@ -261,11 +261,7 @@ impl QuotaState {
     /// # Errors
     /// When the directory or file cannot be written.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-        std::fs::write(&tmp, serde_json::to_vec(self).unwrap_or_default())?;
-        std::fs::rename(&tmp, path)
+        crate::work_source::write_replacing(path, &serde_json::to_vec(self).unwrap_or_default())
     }
 
     /// The use last seen in `window`.
