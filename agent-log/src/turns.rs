@@ -185,8 +185,9 @@ impl Turns {
             attributes.push(KeyValue::new("cost_usd", cost));
         }
         common_attributes(&mut attributes, &u.native_session_id, of);
-        let span_id = turn_span_id(of.agent, &u.native_session_id, &u.message_id)
-            .unwrap_or_else(|| span_id_of(&["record", of.record_id]));
+        let trace = self.trace_of_turns(of, &u.native_session_id);
+        let span_id = turn_span_id(trace, of.agent, &u.native_session_id, &u.message_id)
+            .unwrap_or_else(|| record_span_id(trace, of.record_id));
         let name = if u.model.is_empty() {
             "chat".to_owned()
         } else {
@@ -219,9 +220,9 @@ impl Turns {
             KeyValue::new("gen_ai.tool.call.id", c.tool_use_id.clone()),
         ];
         common_attributes(&mut attributes, &c.native_session_id, of);
-        let parent = match turn_span_id(of.agent, &c.native_session_id, &c.message_id) {
+        let trace = self.trace_of_turns(of, &c.native_session_id);
+        let parent = match turn_span_id(trace, of.agent, &c.native_session_id, &c.message_id) {
             Some(turn) => {
-                let trace = self.trace_of_turns(of, &c.native_session_id);
                 let flags = if self.parent.span().span_context().is_valid() {
                     self.parent.span().span_context().trace_flags()
                 } else {
@@ -243,7 +244,7 @@ impl Turns {
             seq,
             name,
             start: c.timestamp,
-            span_id: span_id_of(&["record", of.record_id]),
+            span_id: record_span_id(trace, of.record_id),
             parent,
             attributes,
         };
@@ -345,10 +346,29 @@ fn tokens(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The span id of the turn of message `message_id` (`None` without one).
-fn turn_span_id(agent: AgentKind, native_session: &str, message_id: &str) -> Option<SpanId> {
-    (!message_id.is_empty())
-        .then(|| span_id_of(&["turn", agent.as_str(), native_session, message_id]))
+/// The span id of the turn of message `message_id` in `trace` (`None` without one): the same
+/// message read again in the same trace gets the same id, in another trace another one (a
+/// trace store keeps span ids unique).
+fn turn_span_id(
+    trace: TraceId,
+    agent: AgentKind,
+    native_session: &str,
+    message_id: &str,
+) -> Option<SpanId> {
+    (!message_id.is_empty()).then(|| {
+        span_id_of(&[
+            "turn",
+            &trace.to_string(),
+            agent.as_str(),
+            native_session,
+            message_id,
+        ])
+    })
+}
+
+/// The span id of the record `record_id` in `trace` (as [`turn_span_id`]).
+fn record_span_id(trace: TraceId, record_id: &str) -> SpanId {
+    span_id_of(&["record", &trace.to_string(), record_id])
 }
 
 /// A span id derived from `parts` (a name-based UUID folded to 8 bytes; never invalid).
@@ -398,11 +418,18 @@ mod tests {
 
     #[test]
     fn span_ids_are_stable_and_distinct() {
-        let a = span_id_of(&["record", "r1"]);
-        assert_eq!(a, span_id_of(&["record", "r1"]));
-        assert_ne!(a, span_id_of(&["record", "r2"]));
+        let (t1, t2) = (TraceId::from(1_u128), TraceId::from(2_u128));
+        let a = record_span_id(t1, "r1");
+        assert_eq!(a, record_span_id(t1, "r1"));
+        assert_ne!(a, record_span_id(t1, "r2"));
+        // The same record in another trace (another run reading the same transcript).
+        assert_ne!(a, record_span_id(t2, "r1"));
         assert_ne!(a, SpanId::INVALID);
-        assert_eq!(turn_span_id(AgentKind::Codex, "s", ""), None);
+        assert_eq!(turn_span_id(t1, AgentKind::Codex, "s", ""), None);
+        assert_ne!(
+            turn_span_id(t1, AgentKind::ClaudeCode, "s", "msg_1"),
+            turn_span_id(t2, AgentKind::ClaudeCode, "s", "msg_1")
+        );
     }
 
     #[test]

@@ -191,8 +191,14 @@ impl Bd {
     /// Runs the invocation `bounded` builds inside a `bd.call` span (with traces on: bd's
     /// `TRACEPARENT` names it), records `bd.call` with the real duration, and names failures.
     fn call(&self, args: &[&str], bounded: impl FnOnce() -> Bounded) -> Result<Ran, BdError> {
-        let span = telemetry_recorder::start_span("bd.call");
-        let inside = span.as_ref().map(telemetry_recorder::ActiveSpan::attach);
+        telemetry_recorder::in_span("bd.call", || self.call_in_span(args, bounded))
+    }
+
+    fn call_in_span(
+        &self,
+        args: &[&str],
+        bounded: impl FnOnce() -> Bounded,
+    ) -> Result<Ran, BdError> {
         let bounded = bounded();
         let started = Instant::now();
         let result = bounded.run();
@@ -231,10 +237,6 @@ impl Bd {
                 );
             }
             Err(err) => telemetry_recorder::record_bd_call(args, duration, Err(err), &[], &[]),
-        }
-        drop(inside);
-        if let Some(span) = span {
-            span.end();
         }
         ran
     }

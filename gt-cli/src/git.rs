@@ -99,6 +99,12 @@ fn current_dir() -> PathBuf {
 /// # Errors
 /// [`RunError`] when git cannot be started or supervised (recorded as a failed operation too).
 pub fn passthrough(args: &[String]) -> Result<u8, RunError> {
+    // With traces on, the operation is a span for its real duration, and git's environment
+    // names it (TRACEPARENT).
+    telemetry_recorder::in_span("git.operation", || run_passthrough(args))
+}
+
+fn run_passthrough(args: &[String]) -> Result<u8, RunError> {
     let call = GitCall::parse(args, &current_dir());
     let mut cmd = Command::new("git");
     cmd.args(args)

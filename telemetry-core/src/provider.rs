@@ -300,7 +300,9 @@ impl Provider {
     /// Idempotent: calls after the first return `Ok(())` at once.
     ///
     /// # Errors
-    /// As [`Provider::force_flush`]; abandoned data is lost, never retried later.
+    /// As [`Provider::force_flush`]. Metrics abandoned here are carried forward by the host's
+    /// counter store; logs and spans whose export failed are spooled by `telemetry-otlp` (the
+    /// spool) and shipped by a later process; without a spool they are lost.
     pub fn shutdown(&self, deadline: Duration) -> Result<(), ShutdownError> {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());

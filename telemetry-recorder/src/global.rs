@@ -38,6 +38,20 @@ pub fn start_span(name: &'static str) -> Option<crate::ActiveSpan> {
     global_recorder()?.start_span(name)
 }
 
+/// Runs `work` inside a span named `name` (with traces on; otherwise just runs it): the events
+/// recorded and the children started meanwhile are the span's, and the span lasts as long as
+/// `work`.
+pub fn in_span<R>(name: &'static str, work: impl FnOnce() -> R) -> R {
+    let span = start_span(name);
+    let inside = span.as_ref().map(crate::ActiveSpan::attach);
+    let out = work();
+    drop(inside);
+    if let Some(span) = span {
+        span.end();
+    }
+    out
+}
+
 /// Records `bd.call` (see [`Recorder::bd_call`]); a no-op when telemetry is off.
 #[inline]
 pub fn record_bd_call(

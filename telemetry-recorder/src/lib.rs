@@ -87,12 +87,13 @@ pub use events::{
     WitnessPatrol, instance_name, tool_use_content,
 };
 pub use global::{
-    global_recorder, record_agent_event, record_agent_instantiate, record_agent_state_change,
-    record_agent_usage, record_bd_call, record_bead_create, record_convoy_create,
-    record_daemon_restart, record_done, record_formula_instantiate, record_mail, record_mol_burn,
-    record_mol_cook, record_mol_squash, record_mol_wisp, record_nudge, record_pane_output,
-    record_polecat_remove, record_polecat_spawn, record_prime, record_prime_context,
-    record_prompt_send, record_session_start, record_session_stop, record_sling, start_span,
+    global_recorder, in_span, record_agent_event, record_agent_instantiate,
+    record_agent_state_change, record_agent_usage, record_bd_call, record_bead_create,
+    record_convoy_create, record_daemon_restart, record_done, record_formula_instantiate,
+    record_mail, record_mol_burn, record_mol_cook, record_mol_squash, record_mol_wisp,
+    record_nudge, record_pane_output, record_polecat_remove, record_polecat_spawn, record_prime,
+    record_prime_context, record_prompt_send, record_session_start, record_session_stop,
+    record_sling, start_span,
 };
 pub use global::{record_agent_quota_threshold, record_agent_status, record_agent_status_gauges};
 pub use global::{

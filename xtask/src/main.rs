@@ -221,6 +221,9 @@ fn criterion_table() -> (String, bool) {
         ("telemetry-recorder", "record"),
         ("telemetry-runtime", "observe"),
         ("agent-transcripts", "parse"),
+        ("agent-log", "checkpoint"),
+        ("telemetry-otlp", "store"),
+        ("work-ledger", "current"),
         ("gt-cli", "statusline"),
     ];
     let mut table = String::from("| crate | bench | result |\n|---|---|---|\n");

@@ -26,7 +26,9 @@ pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 /// Runs one command.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Prime(args) => with_telemetry(|| in_span("prime", || prime::run(&args))),
+        Command::Prime(args) => {
+            with_telemetry(|| telemetry_recorder::in_span("prime", || prime::run(&args)))
+        }
         Command::Bd(args) => with_telemetry(|| bd::run(&args)),
         Command::Git(args) => with_telemetry(|| git::run(&args)),
         Command::Otel(OtelCommand::Doctor(args)) => doctor::run(&args),
@@ -41,22 +43,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(SessionCommand::Stop(args)) => session::stop(&args),
         Command::Statusline => Ok(statusline::run()),
     }
-}
-
-/// Runs `command` inside a span named `name` (with traces on): its events and the children it
-/// starts are the span's.
-fn in_span(
-    name: &'static str,
-    command: impl FnOnce() -> anyhow::Result<ExitCode>,
-) -> anyhow::Result<ExitCode> {
-    let span = telemetry_recorder::start_span(name);
-    let inside = span.as_ref().map(telemetry_recorder::ActiveSpan::attach);
-    let result = command();
-    drop(inside);
-    if let Some(span) = span {
-        span.end();
-    }
-    result
 }
 
 /// Makes the trace this process was started in (a `TRACEPARENT` in its environment) the
