@@ -48,7 +48,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use agent_transcripts::{AgentKind, ContentEvent, Event, EventType, Pricing, Role, Usage};
 use telemetry_recorder::{
-    AgentEvent, AgentEventType, AgentTotals, AgentUsage, MessageRole, Recorder, WorkContext,
+    AgentEvent, AgentEventType, AgentTotals, AgentUsage, COST_SOURCE_LOCAL, COST_SOURCE_UNPRICED,
+    MessageRole, Recorder, WorkContext,
 };
 
 use crate::attribution::Attribution;
@@ -269,6 +270,12 @@ impl TelemetrySink {
             cache_creation_1h_tokens: u.cache_creation_1h_tokens,
             // A model without a price: no cost_usd at all, never a guessed one.
             cost_usd: cost,
+            cost_source: if cost.is_some() {
+                COST_SOURCE_LOCAL
+            } else {
+                COST_SOURCE_UNPRICED
+            },
+            pricing_version: self.pricing.version(),
             timestamp: u.timestamp,
         };
         self.recorder.agent_usage_record(&usage);

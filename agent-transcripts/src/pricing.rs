@@ -6,6 +6,13 @@
 //! file of the same format (gt-cli reads `GT_PRICING_FILE`): its rows replace the embedded rows
 //! of the same id and add new ones. This module must not read files or the environment.
 //!
+//! # Versions
+//! Every table has a [`Pricing::version`] that records carry as `pricing_version`, so that a
+//! dashboard can say "estimate, prices of <version>": the file's top-level `version` (the
+//! embedded table's is the date its rates were checked, `YYYY-MM-DD`). An override without a
+//! `version` of its own is `file:<YYYY-MM-DD>`, the UTC date the caller says the file was last
+//! modified ([`Pricing::load_override`]), else `file`.
+//!
 //! # Matching model ids
 //! The id is lowercased; a `[1m]`-style suffix, a provider prefix (`anthropic/…`,
 //! `us.anthropic.…`), a Vertex `@date` and a Bedrock `-v1:0` suffix are removed; for Claude
@@ -89,6 +96,8 @@ pub struct PriceSource {
 #[derive(Deserialize)]
 struct PricingFile {
     #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
     sources: HashMap<String, PriceSource>,
     models: Vec<ModelPrice>,
 }
@@ -117,6 +126,7 @@ pub struct Pricing {
     rows: Vec<ModelPrice>,
     index: HashMap<String, usize>,
     sources: HashMap<String, PriceSource>,
+    version: String,
 }
 
 impl Pricing {
@@ -132,6 +142,7 @@ impl Pricing {
             rows: Vec::new(),
             index: HashMap::new(),
             sources: HashMap::new(),
+            version: String::new(),
         }
     }
 
@@ -144,6 +155,10 @@ impl Pricing {
             serde_json::from_str(text).map_err(|e| PricingError::Format(e.to_string()))?;
         let mut p = Self::empty();
         p.sources = file.sources;
+        p.version = file
+            .version
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default();
         for row in file.models {
             p.upsert(row)?;
         }
@@ -151,20 +166,50 @@ impl Pricing {
     }
 
     /// The embedded table with the rows of `override_json` replacing rows of the same id (and
-    /// added when new); `None` gives the embedded table.
+    /// added when new); `None` gives the embedded table. An override without a `version` makes
+    /// the version `file` (see [`Pricing::load_override`] to date it).
     ///
     /// # Errors
     /// [`PricingError`] when the override is not valid.
     pub fn load(override_json: Option<&str>) -> Result<Self, PricingError> {
-        let mut base = Self::embedded();
-        if let Some(text) = override_json {
-            let over = Self::from_json(text)?;
-            base.sources.extend(over.sources);
-            for row in over.rows {
-                base.upsert(row)?;
-            }
+        match override_json {
+            Some(text) => Self::load_override(text, None),
+            None => Ok(Self::embedded()),
         }
+    }
+
+    /// The embedded table with the rows of the override file `text` over it. The version is the
+    /// file's `version` when it has one, else `file:<YYYY-MM-DD>` with the UTC date of
+    /// `modified` (the file's modification time, as the caller read it), else `file`.
+    ///
+    /// # Errors
+    /// [`PricingError`] when the override is not valid.
+    pub fn load_override(
+        text: &str,
+        modified: Option<std::time::SystemTime>,
+    ) -> Result<Self, PricingError> {
+        let mut base = Self::embedded();
+        let over = Self::from_json(text)?;
+        base.sources.extend(over.sources);
+        for row in over.rows {
+            base.upsert(row)?;
+        }
+        base.version = if over.version.is_empty() {
+            modified
+                .and_then(|t| jiff::Timestamp::try_from(t).ok())
+                .map_or_else(
+                    || "file".to_owned(),
+                    |t| format!("file:{}", t.strftime("%Y-%m-%d")),
+                )
+        } else {
+            over.version
+        };
         Ok(base)
+    }
+
+    /// The table's version (see the module docs): what `pricing_version` says on a cost.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     fn upsert(&mut self, row: ModelPrice) -> Result<(), PricingError> {
@@ -327,6 +372,25 @@ mod tests {
                 row.id
             );
         }
+    }
+
+    #[test]
+    fn versions_name_the_table_or_the_override_file() {
+        assert_eq!(Pricing::embedded().version(), "2026-11-26");
+        let row = r#"{"id":"m","input":1,"output":1,"cache_write_5m":1,"cache_write_1h":1,"cache_read":1}"#;
+        let versioned = format!(r#"{{"version":"2027-01-02","models":[{row}]}}"#);
+        let unversioned = format!(r#"{{"models":[{row}]}}"#);
+        let day = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_780_000_000);
+        let v = |text: &str, at| {
+            Pricing::load_override(text, at)
+                .unwrap()
+                .version()
+                .to_owned()
+        };
+        assert_eq!(v(&versioned, Some(day)), "2027-01-02");
+        assert_eq!(v(&unversioned, Some(day)), "file:2026-05-28");
+        assert_eq!(v(&unversioned, None), "file");
+        assert_eq!(Pricing::load(None).unwrap().version(), "2026-11-26");
     }
 
     #[test]

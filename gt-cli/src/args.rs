@@ -34,6 +34,9 @@ pub(crate) enum Command {
     /// agent's own telemetry, agent-log.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Claude Code's status line: read the status JSON on stdin, print one line (work bead,
+    /// model, context, 5h/7d quota, cost) and record the quota and context gauges. Never fails.
+    Statusline,
 }
 
 /// `gt session` subcommands.

@@ -11,8 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use telemetry_recorder::catalog::{AttrKind, EventKind};
 use telemetry_recorder::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, CrewPhase, DoltHealth, ExitType,
-    MailMessage, MessageRole, MolSquash, Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol,
+    AgentEvent, AgentEventType, AgentInstance, AgentStatus, AgentUsage, CrewPhase, DoltHealth,
+    ExitType, MailMessage, MessageRole, MolSquash, Outcome, QuotaThreshold, QuotaWindow,
+    RefineryDispatch, SchedulerCycle, WitnessPatrol,
 };
 
 /// When `bead` last became the current work in `entries` (a session's ledger, oldest first):
@@ -215,6 +216,10 @@ impl Emit {
             .unwrap_or(0.0)
     }
 
+    fn opt_f(&self, key: &str) -> Option<f64> {
+        self.values.get(key).and_then(|v| v.parse().ok())
+    }
+
     fn ms(&self, key: &str) -> Duration {
         Duration::from_secs_f64(self.f(key).max(0.0) / 1000.0)
     }
@@ -274,6 +279,16 @@ impl Emit {
             }
             EventKind::CrewCycle if CrewPhase::from_name(self.s("phase")).is_none() => {
                 refuse("phase", "start, push, done, idle")
+            }
+            EventKind::AgentQuotaThreshold
+                if QuotaWindow::from_name(self.s("window")).is_none() =>
+            {
+                refuse("window", "five_hour, seven_day")
+            }
+            EventKind::AgentQuotaThreshold
+                if self.s("threshold").parse::<u8>().map_or(true, |t| t > 100) =>
+            {
+                refuse("threshold", "a whole percentage, 0 to 100")
             }
             EventKind::BdCall
                 if self.values.contains_key("subcommand")
@@ -451,6 +466,8 @@ impl Emit {
                 cache_creation_5m_tokens: self.opt_n("cache_creation_5m_tokens"),
                 cache_creation_1h_tokens: self.opt_n("cache_creation_1h_tokens"),
                 cost_usd: self.values.get("cost_usd").and_then(|v| v.parse().ok()),
+                cost_source: s("cost_source"),
+                pricing_version: s("pricing_version"),
                 timestamp: SystemTime::now(),
             }),
             EventKind::PaneRead => r::record_pane_read(
@@ -516,6 +533,22 @@ impl Emit {
                 },
                 outcome,
             ),
+            EventKind::AgentStatus => r::record_agent_status(&AgentStatus {
+                session: s("session"),
+                model: s("model"),
+                context_used_percent: self.opt_f("context_used_percent"),
+                five_hour_used_percent: self.opt_f("five_hour_used_percent"),
+                seven_day_used_percent: self.opt_f("seven_day_used_percent"),
+                cost_usd: self.opt_f("cost_usd"),
+            }),
+            EventKind::AgentQuotaThreshold => r::record_agent_quota_threshold(&QuotaThreshold {
+                session: s("session"),
+                model: s("model"),
+                window: QuotaWindow::from_name(s("window")).unwrap_or(QuotaWindow::FiveHour),
+                threshold: s("threshold").parse().unwrap_or(0),
+                used_percent: self.f("used_percent"),
+                resets_at: s("resets_at"),
+            }),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod emit;
 pub mod env_export;
 pub mod git;
 pub mod session;
+pub mod statusline;
 pub mod tmux;
 pub mod work;
 pub mod work_source;

@@ -110,18 +110,18 @@ pub fn tmux_session_via_cache(
     let name = ask()?;
     if let Some(path) = cache {
         // Best effort: without it the next process asks tmux again.
-        let _ = write_cache(&path, &name);
+        let _ = write_replacing(&path, format!("{name}\n").as_bytes());
     }
     Ok(Some(name))
 }
 
-/// Writes `name` to `path` through a temporary file renamed over it (a reader sees the old or
-/// the new name, never a torn one).
-fn write_cache(path: &std::path::Path, name: &str) -> std::io::Result<()> {
+/// Writes `bytes` to `path` (creating its directory) through a temporary file renamed over it:
+/// a reader sees the old or the new contents, never a torn file.
+pub(crate) fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-    std::fs::write(&tmp, format!("{name}\n"))?;
+    std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }
 

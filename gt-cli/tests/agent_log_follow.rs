@@ -114,6 +114,11 @@ fn follow_exports_exact_counts_and_picks_up_new_sessions() {
         "the winning line's transcript time"
     );
     let cost = u[0].attr("cost_usd").and_then(Value::as_f64).unwrap();
+    assert_eq!(u[0].str_attr("cost_source"), Some("local"));
+    assert_eq!(
+        u[0].str_attr("pricing_version"),
+        Some(agent_transcripts::Pricing::embedded().version())
+    );
     assert!(
         (cost - (10.0 * 3.0 + 25.0 * 15.0 + 1000.0 * 0.3) / 1e6).abs() < 1e-12,
         "{cost}"
@@ -182,6 +187,12 @@ fn follow_exports_exact_counts_and_picks_up_new_sessions() {
     assert!(
         unpriced.iter().all(|r| r.attr("cost_usd").is_none()),
         "an unknown model gets no cost_usd, never a guessed one"
+    );
+    assert!(
+        unpriced
+            .iter()
+            .all(|r| r.str_attr("cost_source") == Some("unpriced")),
+        "an unknown model is counted as unpriced"
     );
     let stderr = gt.stderr();
     assert_eq!(

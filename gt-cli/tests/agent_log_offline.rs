@@ -332,6 +332,16 @@ fn report_and_replay_of_an_opencode_database_count_aborted_messages_alike() {
 
 /// `replay` of the fixture into `rx` (agent output on).
 fn replay_into(town: &Town, rx: &Receiver, extra: &[&str]) -> String {
+    replay_into_with(town, rx, extra, &[])
+}
+
+/// [`replay_into`] with more environment variables.
+fn replay_into_with(
+    town: &Town,
+    rx: &Receiver,
+    extra: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> String {
     let out = town
         .gt()
         .args(["agent-log", "replay", "--session", "gt-replay"])
@@ -340,6 +350,7 @@ fn replay_into(town: &Town, rx: &Receiver, extra: &[&str]) -> String {
         .env("GT_OTEL_LOGS_URL", rx.url("/v1/logs"))
         .env("GT_OTEL_METRICS_URL", rx.url("/v1/metrics"))
         .env("GT_LOG_AGENT_OUTPUT", "true")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -422,4 +433,42 @@ fn replay_warns_once_about_records_older_than_the_assumed_retention() {
             "{extra:?}: {stderr}"
         );
     }
+}
+
+/// Replays the fixture with `GT_PRICING_FILE` set to a file holding `pricing`; returns the
+/// `pricing_version` of every priced usage, that of the unpriced one, and the file's
+/// modification time.
+fn versions_with_pricing_file(pricing: &str) -> (Vec<String>, Vec<String>, std::time::SystemTime) {
+    let town = Town::new();
+    let rx = Receiver::start().unwrap();
+    let file = town.home().join("prices.json");
+    std::fs::write(&file, pricing).unwrap();
+    replay_into_with(&town, &rx, &[], &[("GT_PRICING_FILE", file.as_os_str())]);
+    let usages = records(&rx, "agent.usage");
+    assert_eq!(usages.len(), 4);
+    let by_source = |source: &str| -> Vec<String> {
+        usages
+            .iter()
+            .filter(|r| r.str_attr("cost_source") == Some(source))
+            .map(|r| r.str_attr("pricing_version").unwrap_or("").to_owned())
+            .collect()
+    };
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    (by_source("local"), by_source("unpriced"), modified)
+}
+
+#[test]
+fn a_pricing_file_names_its_version_else_its_modification_date() {
+    let row = r#"{"id":"claude-haiku-4-5","input":2,"output":10,"cache_write_5m":2.5,"cache_write_1h":4,"cache_read":0.2}"#;
+    let (priced, unpriced, _) =
+        versions_with_pricing_file(&format!(r#"{{"version":"acme-2027-01","models":[{row}]}}"#));
+    assert_eq!(priced, vec!["acme-2027-01"; 3]);
+    assert_eq!(unpriced, vec!["acme-2027-01"]);
+
+    let (priced, _, modified) = versions_with_pricing_file(&format!(r#"{{"models":[{row}]}}"#));
+    let day = jiff::Timestamp::try_from(modified)
+        .unwrap()
+        .strftime("%Y-%m-%d")
+        .to_string();
+    assert_eq!(priced, vec![format!("file:{day}"); 3]);
 }

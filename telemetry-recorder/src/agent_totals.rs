@@ -283,6 +283,8 @@ mod tests {
             cache_creation_5m_tokens: None,
             cache_creation_1h_tokens: None,
             cost_usd: cost,
+            cost_source: "",
+            pricing_version: "",
             timestamp: SystemTime::UNIX_EPOCH,
         }
     }

@@ -265,6 +265,8 @@ event_kinds! {
     CrewCycle => CREW_CYCLE,
     GitOperation => GIT_OPERATION,
     DoltHealth => DOLT_HEALTH,
+    AgentStatus => AGENT_STATUS,
+    AgentQuotaThreshold => AGENT_QUOTA_THRESHOLD,
 }
 
 impl EventKind {
@@ -337,6 +339,9 @@ static CATALOG: Catalog = Catalog {
         instrument::DOLT_QUERY_LATENCY_MS,
         instrument::DOLT_QUERY_DURATION_MS,
         instrument::DOLT_REPLICATION_LAG_MS,
+        instrument::AGENT_CONTEXT_USED_PERCENT,
+        instrument::AGENT_QUOTA_USED_PERCENT,
+        instrument::AGENT_QUOTA_THRESHOLD_CROSSINGS_TOTAL,
     ],
 };
 
@@ -812,6 +817,29 @@ pub mod instrument {
         &["server"],
         &["dolt.health"],
     );
+    /// `gastown.agent.context_used_percent`: how full an agent session's context window is.
+    pub const AGENT_CONTEXT_USED_PERCENT: InstrumentSpec = gauge(
+        "gastown.agent.context_used_percent",
+        "%",
+        "Context window used by an agent session, in percent",
+        &["session", "model"],
+        &["agent.status"],
+    );
+    /// `gastown.agent.quota_used_percent`: how much of a plan's rate-limit window is used.
+    pub const AGENT_QUOTA_USED_PERCENT: InstrumentSpec = gauge(
+        "gastown.agent.quota_used_percent",
+        "%",
+        "Plan quota used in a rate-limit window (five_hour, seven_day), in percent",
+        &["session", "model", "window"],
+        &["agent.status"],
+    );
+    /// `gastown.agent.quota_threshold_crossings.total`.
+    pub const AGENT_QUOTA_THRESHOLD_CROSSINGS_TOTAL: InstrumentSpec = counter(
+        "gastown.agent.quota_threshold_crossings.total",
+        "Quota thresholds crossed upwards, by window and threshold",
+        &["window", "threshold"],
+        &["agent.quota_threshold"],
+    );
 }
 
 /// The log events, one constant each.
@@ -1131,6 +1159,8 @@ pub mod event {
                 given("cost_usd", AttrKind::Double),
                 given("cache_creation_5m_tokens", AttrKind::Int),
                 given("cache_creation_1h_tokens", AttrKind::Int),
+                unless_empty("cost_source"),
+                unless_empty("pricing_version"),
                 label_only("agent_type"),
                 label_only("role"),
                 AttrSpec {
@@ -1284,6 +1314,45 @@ pub mod event {
             instrument::DOLT_REPLICATION_LAG_MS.name,
         ],
     };
+    /// `agent.status` (INFO): one status-line update of an agent session (`gt statusline`):
+    /// sets the context and quota gauges from each value given. `gt statusline` records the
+    /// gauges only (a record per update would flood the log store); a crossing is
+    /// [`AGENT_QUOTA_THRESHOLD`].
+    pub const AGENT_STATUS: EventSpec = EventSpec {
+        name: "agent.status",
+        severity: SeverityRule::Info,
+        gate: None,
+        attributes: &[
+            req("session"),
+            req("model"),
+            given("context_used_percent", AttrKind::Double),
+            given("five_hour_used_percent", AttrKind::Double),
+            given("seven_day_used_percent", AttrKind::Double),
+            given("cost_usd", AttrKind::Double),
+        ],
+        counter: None,
+        instruments: &[
+            instrument::AGENT_CONTEXT_USED_PERCENT.name,
+            instrument::AGENT_QUOTA_USED_PERCENT.name,
+        ],
+    };
+    /// `agent.quota_threshold` (INFO): a rate-limit window's use went up across a threshold
+    /// (50, 80 or 95 %) since the session's previous status update. `resets_at` is RFC 3339.
+    pub const AGENT_QUOTA_THRESHOLD: EventSpec = EventSpec {
+        severity: SeverityRule::Info,
+        ..event!(
+            "agent.quota_threshold",
+            [
+                req("session"),
+                req("model"),
+                req("window"),
+                req("threshold"),
+                attr("used_percent", AttrKind::Double),
+                given("resets_at", AttrKind::Str),
+            ],
+            instrument::AGENT_QUOTA_THRESHOLD_CROSSINGS_TOTAL
+        )
+    };
 }
 
 #[cfg(test)]
@@ -1375,10 +1444,12 @@ mod tests {
             "crew.cycle",
             "git.operation",
             "dolt.health",
+            "agent.status",
+            "agent.quota_threshold",
         ];
         let names: Vec<_> = catalog().events.iter().map(|e| e.name).collect();
         assert_eq!(names, expected);
-        assert_eq!(catalog().instruments.len(), 46);
+        assert_eq!(catalog().instruments.len(), 49);
     }
 
     #[test]
@@ -1415,6 +1486,7 @@ mod tests {
         match label {
             "status" => event.has_outcome(),
             "type" => event.name == "agent.usage",
+            "window" => event.name == "agent.status",
             "formula" => event.attribute("formula_name").is_some(),
             "event_type" => event.name == "agent.usage",
             "outcome" => event.name == "scheduler.dispatch_cycle",

@@ -222,8 +222,84 @@ pub struct AgentUsage<'a> {
     /// `cost_usd` from the pricing table; `None` for a model without a price (the record then
     /// carries no `cost_usd`). Added to `gastown.token.cost_usd` when finite and positive.
     pub cost_usd: Option<f64>,
+    /// `cost_source`: how the cost was found ([`COST_SOURCE_LOCAL`], [`COST_SOURCE_UNPRICED`]);
+    /// omitted when empty.
+    pub cost_source: &'a str,
+    /// `pricing_version`: the version of the price table the cost was computed with
+    /// (`agent_transcripts::Pricing::version`); omitted when empty.
+    pub pricing_version: &'a str,
     /// When the transcript says it happened: the record's timestamp.
     pub timestamp: SystemTime,
+}
+
+/// `cost_source` of a cost computed here from the local price table (an estimate at list
+/// prices of `pricing_version`).
+pub const COST_SOURCE_LOCAL: &str = "local";
+/// `cost_source` of a usage whose model has no price: no `cost_usd`, never a $0 one.
+pub const COST_SOURCE_UNPRICED: &str = "unpriced";
+
+/// A rate-limit window of a plan's quota (`window` on the quota metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QuotaWindow {
+    /// The rolling 5-hour window (`five_hour`).
+    FiveHour,
+    /// The rolling 7-day window (`seven_day`).
+    SevenDay,
+}
+
+impl QuotaWindow {
+    /// Both windows.
+    pub const ALL: [Self; 2] = [Self::FiveHour, Self::SevenDay];
+
+    /// The label value (`five_hour`, `seven_day`), as Claude Code names the window.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FiveHour => "five_hour",
+            Self::SevenDay => "seven_day",
+        }
+    }
+
+    /// The window named `name` ([`QuotaWindow::as_str`]).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.as_str() == name)
+    }
+}
+
+/// `agent.status`: one status-line update of an agent session. Each `None` is unknown (not set,
+/// not on the record).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AgentStatus<'a> {
+    /// Gas Town session, else the agent's own session id.
+    pub session: &'a str,
+    /// The model id.
+    pub model: &'a str,
+    /// Context window used, in percent.
+    pub context_used_percent: Option<f64>,
+    /// 5-hour quota used, in percent.
+    pub five_hour_used_percent: Option<f64>,
+    /// 7-day quota used, in percent.
+    pub seven_day_used_percent: Option<f64>,
+    /// The session's cost as the agent reports it, in USD.
+    pub cost_usd: Option<f64>,
+}
+
+/// `agent.quota_threshold`: a quota window's use went up across `threshold` percent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuotaThreshold<'a> {
+    /// Gas Town session, else the agent's own session id.
+    pub session: &'a str,
+    /// The model id.
+    pub model: &'a str,
+    /// The window.
+    pub window: QuotaWindow,
+    /// The threshold crossed, in percent.
+    pub threshold: u8,
+    /// The use now, in percent.
+    pub used_percent: f64,
+    /// When the window resets (RFC 3339); omitted when empty.
+    pub resets_at: &'a str,
 }
 
 /// The `instance` of `agent.instantiate`: `hostname:basename(town_root)`, the basename alone

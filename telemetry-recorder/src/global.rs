@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::events::{
-    AgentEvent, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage, MolSquash,
-    Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol,
+    AgentEvent, AgentInstance, AgentStatus, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage,
+    MolSquash, Outcome, QuotaThreshold, RefineryDispatch, SchedulerCycle, WitnessPatrol,
 };
 use crate::recorder::Recorder;
 
@@ -352,5 +352,31 @@ pub fn record_git_operation(op: &str, repo: &str, duration: Duration, outcome: O
 pub fn record_dolt_health(health: &DoltHealth<'_>, outcome: Outcome<'_>) {
     if let Some(r) = global_recorder() {
         r.dolt_health(health, outcome);
+    }
+}
+
+/// Records `agent.status` (see [`Recorder::agent_status`]); a no-op when telemetry is off.
+#[inline]
+pub fn record_agent_status(status: &AgentStatus<'_>) {
+    if let Some(r) = global_recorder() {
+        r.agent_status(status);
+    }
+}
+
+/// Sets the gauges of `agent.status` without its log record (see
+/// [`Recorder::agent_status_gauges`]); a no-op when telemetry is off.
+#[inline]
+pub fn record_agent_status_gauges(status: &AgentStatus<'_>) {
+    if let Some(r) = global_recorder() {
+        r.agent_status_gauges(status);
+    }
+}
+
+/// Records `agent.quota_threshold` (see [`Recorder::agent_quota_threshold`]); a no-op when
+/// telemetry is off.
+#[inline]
+pub fn record_agent_quota_threshold(crossing: &QuotaThreshold<'_>) {
+    if let Some(r) = global_recorder() {
+        r.agent_quota_threshold(crossing);
     }
 }

@@ -81,9 +81,10 @@ pub use correlation::{
     WorkContext, current_run_id, set_work_context, with_run_id, with_work_context, work_context,
 };
 pub use events::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, ExitType,
-    MailMessage, MessageRole, MolSquash, Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol,
-    instance_name, tool_use_content,
+    AgentEvent, AgentEventType, AgentInstance, AgentStatus, AgentUsage, COST_SOURCE_LOCAL,
+    COST_SOURCE_UNPRICED, CrewPhase, DoltHealth, Done, ExitType, MailMessage, MessageRole,
+    MolSquash, Outcome, QuotaThreshold, QuotaWindow, RefineryDispatch, SchedulerCycle,
+    WitnessPatrol, instance_name, tool_use_content,
 };
 pub use global::{
     global_recorder, in_span, record_agent_event, record_agent_instantiate,
@@ -94,6 +95,7 @@ pub use global::{
     record_prime_context, record_prompt_send, record_session_start, record_session_stop,
     record_sling, start_span,
 };
+pub use global::{record_agent_quota_threshold, record_agent_status, record_agent_status_gauges};
 pub use global::{
     record_crew_cycle, record_deacon_transition, record_dolt_health, record_git_operation,
     record_pane_read, record_refinery_dispatch, record_refinery_queue,

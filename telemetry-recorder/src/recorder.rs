@@ -23,8 +23,9 @@ use crate::agent_totals::{AgentCounter, AgentTotals, usage_series};
 use crate::catalog::{EventSpec, InstrumentSpec, event, instrument};
 use crate::correlation::{current_work, process_run_id, scoped_run_id};
 use crate::events::{
-    AgentEvent, AgentInstance, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage, MolSquash,
-    Outcome, RefineryDispatch, SchedulerCycle, WitnessPatrol, instance_name,
+    AgentEvent, AgentInstance, AgentStatus, AgentUsage, CrewPhase, DoltHealth, Done, MailMessage,
+    MolSquash, Outcome, QuotaThreshold, QuotaWindow, RefineryDispatch, SchedulerCycle,
+    WitnessPatrol, instance_name,
 };
 use crate::settings::{ContentSettings, MAIL_BODY_LIMIT, PROMPT_KEYS_LIMIT};
 use crate::spans::{self, ActiveSpan, TimedSpan};
@@ -857,6 +858,14 @@ impl Recorder {
         if let Some(tokens) = usage.cache_creation_1h_tokens {
             rec.add_attribute("cache_creation_1h_tokens", int(tokens));
         }
+        for (key, value) in [
+            ("cost_source", usage.cost_source),
+            ("pricing_version", usage.pricing_version),
+        ] {
+            if !value.is_empty() {
+                rec.add_attribute(key, string(value));
+            }
+        }
         self.emit(rec, RunId::Ambient);
     }
 
@@ -951,6 +960,9 @@ struct RoadmapInstruments {
     dolt_latency: Lazy<Gauge>,
     dolt_query_duration: Lazy<Histogram<f64>>,
     dolt_replication_lag: Lazy<Gauge>,
+    agent_context_used: Lazy<Gauge>,
+    agent_quota_used: Lazy<Gauge>,
+    agent_quota_crossings: Lazy<Counter<u64>>,
 }
 
 impl RoadmapInstruments {
@@ -979,6 +991,9 @@ impl RoadmapInstruments {
             dolt_latency: g(&instrument::DOLT_QUERY_LATENCY_MS),
             dolt_query_duration: h(&instrument::DOLT_QUERY_DURATION_MS),
             dolt_replication_lag: g(&instrument::DOLT_REPLICATION_LAG_MS),
+            agent_context_used: g(&instrument::AGENT_CONTEXT_USED_PERCENT),
+            agent_quota_used: g(&instrument::AGENT_QUOTA_USED_PERCENT),
+            agent_quota_crossings: c(&instrument::AGENT_QUOTA_THRESHOLD_CROSSINGS_TOTAL),
         }
     }
 }
@@ -1195,6 +1210,80 @@ impl Recorder {
             rec.add_attribute("replication_lag_ms", AnyValue::Double(millis(lag)));
         }
         put_status(&mut rec, &status);
+        self.emit(rec, RunId::Ambient);
+    }
+}
+
+/// The status line's events (`gt statusline`).
+impl Recorder {
+    /// `agent.status` (INFO): sets the gauges ([`Recorder::agent_status_gauges`]) and writes the
+    /// record, with each value that is known.
+    pub fn agent_status(&self, status: &AgentStatus<'_>) {
+        self.agent_status_gauges(status);
+        let mut rec = self.start(&event::AGENT_STATUS, Severity::Info, SystemTime::now());
+        rec.add_attribute("session", string(status.session));
+        rec.add_attribute("model", string(status.model));
+        for (key, value) in [
+            ("context_used_percent", status.context_used_percent),
+            ("five_hour_used_percent", status.five_hour_used_percent),
+            ("seven_day_used_percent", status.seven_day_used_percent),
+            ("cost_usd", status.cost_usd),
+        ] {
+            if let Some(value) = value.filter(|v| v.is_finite()) {
+                rec.add_attribute(key, AnyValue::Double(value));
+            }
+        }
+        self.emit(rec, RunId::Ambient);
+    }
+
+    /// The gauges of `agent.status` without its record (what `gt statusline` records on every
+    /// update): `gastown.agent.context_used_percent` by session and model, and
+    /// `gastown.agent.quota_used_percent` by session, model and window, each from a known,
+    /// finite value.
+    pub fn agent_status_gauges(&self, status: &AgentStatus<'_>) {
+        let r = &self.roadmap;
+        let who = [("session", status.session), ("model", status.model)];
+        if let Some(used) = status.context_used_percent.filter(|v| v.is_finite()) {
+            r.agent_context_used.set(used, &who);
+        }
+        for (window, used) in [
+            (QuotaWindow::FiveHour, status.five_hour_used_percent),
+            (QuotaWindow::SevenDay, status.seven_day_used_percent),
+        ] {
+            if let Some(used) = used.filter(|v| v.is_finite()) {
+                r.agent_quota_used
+                    .set(used, &[who[0], who[1], ("window", window.as_str())]);
+            }
+        }
+    }
+
+    /// `agent.quota_threshold` (INFO): counted on
+    /// `gastown.agent.quota_threshold_crossings.total` by window and threshold.
+    pub fn agent_quota_threshold(&self, crossing: &QuotaThreshold<'_>) {
+        let threshold = crossing.threshold.to_string();
+        self.roadmap.agent_quota_crossings.add(
+            1,
+            &[
+                KeyValue::new("window", crossing.window.as_str()),
+                label("threshold", &threshold),
+            ],
+        );
+        let mut rec = self.start(
+            &event::AGENT_QUOTA_THRESHOLD,
+            Severity::Info,
+            SystemTime::now(),
+        );
+        rec.add_attribute("session", string(crossing.session));
+        rec.add_attribute("model", string(crossing.model));
+        rec.add_attribute(
+            "window",
+            AnyValue::String(StringValue::from(crossing.window.as_str())),
+        );
+        rec.add_attribute("threshold", string(&threshold));
+        rec.add_attribute("used_percent", AnyValue::Double(crossing.used_percent));
+        if !crossing.resets_at.is_empty() {
+            rec.add_attribute("resets_at", string(crossing.resets_at));
+        }
         self.emit(rec, RunId::Ambient);
     }
 }

@@ -148,6 +148,8 @@ fn every_record_function_is_an_allocation_free_no_op_when_telemetry_is_off() {
             cache_creation_5m_tokens: None,
             cache_creation_1h_tokens: None,
             cost_usd: Some(0.1),
+            cost_source: "local",
+            pricing_version: "",
             timestamp: now,
         });
     });

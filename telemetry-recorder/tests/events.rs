@@ -12,10 +12,11 @@ use std::time::{Duration, SystemTime};
 use common::{Harness, count_key, points, s};
 use otlp_capture::{LogRecord, MetricKind, MetricPoint, PointValue, Value};
 use telemetry_recorder::{
-    AgentEvent, AgentEventType, AgentInstance, AgentUsage, AttrKind, ContentSettings, CrewPhase,
-    DoltHealth, Done, EventSpec, ExitType, InstrumentKind, MailMessage, MessageRole, MolSquash,
-    Outcome, Recorder, RefineryDispatch, SchedulerCycle, SeverityRule, WitnessPatrol, WorkContext,
-    catalog, tool_use_content, with_run_id, with_work_context,
+    AgentEvent, AgentEventType, AgentInstance, AgentStatus, AgentUsage, AttrKind, ContentSettings,
+    CrewPhase, DoltHealth, Done, EventSpec, ExitType, InstrumentKind, MailMessage, MessageRole,
+    MolSquash, Outcome, QuotaThreshold, QuotaWindow, Recorder, RefineryDispatch, SchedulerCycle,
+    SeverityRule, WitnessPatrol, WorkContext, catalog, tool_use_content, with_run_id,
+    with_work_context,
 };
 
 /// An error whose message the records must carry verbatim.
@@ -383,6 +384,8 @@ fn cases() -> Vec<Case> {
                 ("cost_usd", Value::Double(0.0425)),
                 ("cache_creation_5m_tokens", Value::Int(300)),
                 ("cache_creation_1h_tokens", Value::Int(500)),
+                ("cost_source", s("local")),
+                ("pricing_version", s("2026-11-26")),
             ],
             &[
                 ("session", s("gt-gastown-Toast")),
@@ -539,6 +542,50 @@ fn cases() -> Vec<Case> {
             ],
             &[],
         ),
+        case(
+            "agent.status",
+            |r, _| {
+                r.agent_status(&AgentStatus {
+                    session: "gt-gastown-Toast",
+                    model: "claude-opus-4",
+                    context_used_percent: Some(42.5),
+                    five_hour_used_percent: Some(81.0),
+                    seven_day_used_percent: Some(12.0),
+                    cost_usd: Some(0.5),
+                });
+            },
+            &[
+                ("session", s("gt-gastown-Toast")),
+                ("model", s("claude-opus-4")),
+                ("context_used_percent", Value::Double(42.5)),
+                ("five_hour_used_percent", Value::Double(81.0)),
+                ("seven_day_used_percent", Value::Double(12.0)),
+                ("cost_usd", Value::Double(0.5)),
+            ],
+            &[],
+        ),
+        case(
+            "agent.quota_threshold",
+            |r, _| {
+                r.agent_quota_threshold(&QuotaThreshold {
+                    session: "gt-gastown-Toast",
+                    model: "claude-opus-4",
+                    window: QuotaWindow::FiveHour,
+                    threshold: 80,
+                    used_percent: 81.0,
+                    resets_at: "2026-11-30T12:00:00Z",
+                });
+            },
+            &[
+                ("session", s("gt-gastown-Toast")),
+                ("model", s("claude-opus-4")),
+                ("window", s("five_hour")),
+                ("threshold", s("80")),
+                ("used_percent", Value::Double(81.0)),
+                ("resets_at", s("2026-11-30T12:00:00Z")),
+            ],
+            &[("window", s("five_hour")), ("threshold", s("80"))],
+        ),
     ]
 }
 
@@ -560,6 +607,8 @@ fn usage() -> AgentUsage<'static> {
         cache_creation_5m_tokens: Some(300),
         cache_creation_1h_tokens: Some(500),
         cost_usd: Some(0.0425),
+        cost_source: "local",
+        pricing_version: "2026-11-26",
         timestamp: usage_time(),
     }
 }

@@ -224,6 +224,7 @@ fn criterion_table() -> (String, bool) {
         ("agent-log", "checkpoint"),
         ("telemetry-otlp", "store"),
         ("work-ledger", "current"),
+        ("gt-cli", "statusline"),
     ];
     let mut table = String::from("| crate | bench | result |\n|---|---|---|\n");
     let mut ok = true;

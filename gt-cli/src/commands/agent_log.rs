@@ -63,14 +63,16 @@ fn agent_of(arg: AgentArg) -> AgentKind {
     }
 }
 
-/// The embedded price table, with `GT_PRICING_FILE`'s rows over it when set.
+/// The embedded price table, with `GT_PRICING_FILE`'s rows over it when set (its version: the
+/// file's `version`, else `file:<its modification date>`).
 fn pricing() -> anyhow::Result<Pricing> {
     let Some(path) = env(GT_PRICING_FILE).filter(|p| !p.trim().is_empty()) else {
         return Ok(Pricing::embedded());
     };
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {GT_PRICING_FILE}={path}"))?;
-    Pricing::load(Some(&text)).with_context(|| format!("{GT_PRICING_FILE}={path}"))
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    Pricing::load_override(&text, modified).with_context(|| format!("{GT_PRICING_FILE}={path}"))
 }
 
 /// Starts telemetry with the daemon profile (retries on); `None` when it is off.

@@ -10,6 +10,7 @@ mod otel_env;
 mod otel_spool;
 mod prime;
 mod session;
+mod statusline;
 mod watch;
 mod work;
 
@@ -40,6 +41,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::AgentLog(args) => agent_log::run(&args),
         Command::Session(SessionCommand::Start(args)) => session::start(&args),
         Command::Session(SessionCommand::Stop(args)) => session::stop(&args),
+        Command::Statusline => Ok(statusline::run()),
     }
 }
 

@@ -205,6 +205,8 @@ pub(crate) fn sample(event: &str, attr: &str, kind: AttrKind) -> (String, Option
         ("agent.event", "role", _) => s("user"),
         ("mail", "msg.to", _) => s("a,b"),
         ("crew.cycle", "phase", _) => s("push"),
+        ("agent.quota_threshold", "window", _) => s("seven_day"),
+        ("agent.quota_threshold", "threshold", _) => s("80"),
         ("scheduler.dispatch_cycle", "capacity_usage", _) => {
             ("0.5".to_owned(), Some(Value::Double(0.5)))
         }
