@@ -161,7 +161,7 @@ impl Provider {
         );
         let reader = PeriodicReader::builder(WarningMetricExporter {
             inner: metrics,
-            warn: WarnOnce::new("metrics", metrics_url),
+            warn: WarnOnce::new("metrics", metrics_url, config.state_dir.as_deref()),
         })
         .with_interval(config.export_interval)
         .build();
@@ -180,7 +180,7 @@ impl Provider {
             .with_log_processor(
                 BatchLogProcessor::builder(WarningLogExporter {
                     inner: logs,
-                    warn: WarnOnce::new("logs", logs_url),
+                    warn: WarnOnce::new("logs", logs_url, config.state_dir.as_deref()),
                 })
                 .build(),
             )
@@ -193,7 +193,7 @@ impl Provider {
                     .with_span_processor(
                         BatchSpanProcessor::builder(WarningSpanExporter {
                             inner: spans,
-                            warn: WarnOnce::new("traces", url),
+                            warn: WarnOnce::new("traces", url, config.state_dir.as_deref()),
                         })
                         .build(),
                     )

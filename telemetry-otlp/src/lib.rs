@@ -235,6 +235,25 @@ pub fn build(
         }),
         None => None,
     };
+    if let Some(spool) = spool_of(config) {
+        telemetry_core::health::set_spool_probe(std::sync::Arc::new(move || {
+            let status = spool.status().ok()?;
+            Some(
+                // Metrics are never spooled (see `spool`).
+                [Signal::Logs, Signal::Traces]
+                    .iter()
+                    .map(|signal| {
+                        let w = status.waiting.get(signal).copied().unwrap_or_default();
+                        let depth = telemetry_core::health::SpoolDepth {
+                            files: w.files,
+                            bytes: w.bytes,
+                        };
+                        (signal.as_str(), depth)
+                    })
+                    .collect(),
+            )
+        }));
+    }
     let published = matches!(metrics, MetricsExporter::Durable(_)).then_some(published);
     Provider::from_exporters_sharing(config, service, metrics, logs, spans, published)
 }

@@ -105,26 +105,38 @@ impl Spooler {
     }
 
     /// The error of a failed export, after keeping the batch (`request`, of `records`
-    /// records) in the spool when this process keeps failed batches.
+    /// records) in the spool when this process keeps failed batches; records it loses are
+    /// counted in [`telemetry_core::health`].
     fn failed(
         &self,
         err: OTelSdkError,
-        request: impl FnOnce() -> Option<(String, usize)>,
+        records: usize,
+        request: impl FnOnce() -> Option<String>,
     ) -> OTelSdkError {
         let Some(spool) = self.spool.as_ref().filter(|_| self.keeps()) else {
+            if self.profile == Profile::OneShot {
+                // No spool to keep it in: the batch is lost (a long-running caller sends it
+                // again itself).
+                telemetry_core::health::dropped(self.signal.as_str(), "no_spool", records as u64);
+            }
             return err;
         };
         let err = match err {
             OTelSdkError::InternalFailure(message) => message,
             other => other.to_string(),
         };
+        let signal = self.signal.as_str();
         let kept = request()
             .ok_or_else(|| "it could not be encoded".to_owned())
-            .and_then(|(line, records)| {
-                spool
-                    .keep(self.signal, &line, records)
-                    .map_err(|e| e.to_string())
+            .and_then(|line| {
+                spool.keep(self.signal, &line, records).map_err(|e| {
+                    telemetry_core::health::dropped(signal, "spool_error", records as u64);
+                    e.to_string()
+                })
             });
+        if let Ok(kept) = &kept {
+            telemetry_core::health::dropped(signal, "spool_full", kept.dropped.records);
+        }
         let dir = spool.dir().display();
         OTelSdkError::InternalFailure(match kept {
             Ok(kept) if kept.dropped.files > 0 => format!(
@@ -268,9 +280,9 @@ impl LogExporter for LogsExporter {
                 let result = inner.export(LogBatch::new(&records)).await;
                 spooler.exported(started, result.is_ok());
                 result.map_err(|err| {
-                    spooler.failed(err, || {
+                    spooler.failed(err, records.len(), || {
                         let request = logs_request(&records, resource.as_ref());
-                        Some((serde_json::to_string(&request).ok()?, records.len()))
+                        serde_json::to_string(&request).ok()
                     })
                 })
             }
@@ -305,15 +317,14 @@ impl SpanExporter for TracesExporter {
             } => {
                 // A copy to keep if the export fails: a one-shot command makes a few spans.
                 let copy = spooler.keeps().then(|| batch.clone());
+                let records = batch.len();
                 let started = Instant::now();
                 let result = inner.export(batch).await;
                 spooler.exported(started, result.is_ok());
                 result.map_err(|err| {
-                    spooler.failed(err, || {
-                        let spans = copy?;
-                        let records = spans.len();
-                        let request = traces_request(spans, resource.as_ref());
-                        Some((serde_json::to_string(&request).ok()?, records))
+                    spooler.failed(err, records, || {
+                        let request = traces_request(copy?, resource.as_ref());
+                        serde_json::to_string(&request).ok()
                     })
                 })
             }

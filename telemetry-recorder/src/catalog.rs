@@ -337,6 +337,10 @@ static CATALOG: Catalog = Catalog {
         instrument::DOLT_QUERY_LATENCY_MS,
         instrument::DOLT_QUERY_DURATION_MS,
         instrument::DOLT_REPLICATION_LAG_MS,
+        instrument::TELEMETRY_EXPORT_FAILURES_TOTAL,
+        instrument::TELEMETRY_DROPPED_RECORDS_TOTAL,
+        instrument::TELEMETRY_SPOOL_BYTES,
+        instrument::TELEMETRY_SPOOL_FILES,
     ],
 };
 
@@ -811,6 +815,38 @@ pub mod instrument {
         "Replication lag of the Dolt sql-server (when it replicates)",
         &["server"],
         &["dolt.health"],
+    );
+    /// `gastown.telemetry.export_failures.total`: failed exports of telemetry itself, observed
+    /// from [`telemetry_core::health`] (no event records into it).
+    pub const TELEMETRY_EXPORT_FAILURES_TOTAL: InstrumentSpec = counter(
+        "gastown.telemetry.export_failures.total",
+        "Failed telemetry exports, by signal and reason",
+        &["signal", "reason"],
+        &[],
+    );
+    /// `gastown.telemetry.dropped_records.total`: telemetry records lost before reaching the
+    /// backend (spool full, no spool, spool unwritable).
+    pub const TELEMETRY_DROPPED_RECORDS_TOTAL: InstrumentSpec = counter(
+        "gastown.telemetry.dropped_records.total",
+        "Telemetry records dropped before export, by signal and reason",
+        &["signal", "reason"],
+        &[],
+    );
+    /// `gastown.telemetry.spool_bytes`: bytes waiting in the host's spool.
+    pub const TELEMETRY_SPOOL_BYTES: InstrumentSpec = gauge(
+        "gastown.telemetry.spool_bytes",
+        "By",
+        "Bytes of failed telemetry batches waiting in the spool, by signal",
+        &["signal"],
+        &[],
+    );
+    /// `gastown.telemetry.spool_files`: files waiting in the host's spool.
+    pub const TELEMETRY_SPOOL_FILES: InstrumentSpec = gauge(
+        "gastown.telemetry.spool_files",
+        "{file}",
+        "Failed telemetry batches (files) waiting in the spool, by signal",
+        &["signal"],
+        &[],
     );
 }
 
