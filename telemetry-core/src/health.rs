@@ -7,9 +7,12 @@
 //! last success and failure of each signal from the state directory ([`HealthFile`]).
 //!
 //! The tally is per process. A failure is counted when the export that failed returns, so a
-//! metrics export cannot carry its own failure: the next export of the process does, or (for
-//! a one-shot command) the next process through the host's counter store, where the counters
-//! of scope `gastown` add up across processes.
+//! metrics export cannot carry its own failure: the next export of the process does. What a
+//! process counted after its last metrics collection (a one-shot command's final logs export
+//! failed after its final metrics collection) is carried over ([`carry_over`]) in the health
+//! file to the next gt process of the host, which adds it to its own tally at start
+//! ([`adopt`]); with cumulative temporality the counters of scope `gastown` then add up across
+//! processes in the host's counter store.
 //!
 //! It must not export or record anything itself, and it never fails: an unwritable state
 //! directory only loses the persisted times.
@@ -75,10 +78,22 @@ pub type SpoolProbe = Arc<dyn Fn() -> Option<Vec<(&'static str, SpoolDepth)>> + 
 /// A `(signal, reason)` pair and its count.
 pub type Tallied = Vec<((&'static str, &'static str), u64)>;
 
+/// Every signal.
+const SIGNALS: [&str; 3] = ["metrics", "logs", "traces"];
+/// Every failure reason of [`failure_reason`].
+const FAILURE_REASONS: [&str; 5] = ["timeout", "http_4xx", "http_5xx", "unreachable", "other"];
+/// Every reason of [`dropped`].
+const DROP_REASONS: [&str; 3] = ["spool_full", "no_spool", "spool_error"];
+
+type Counts = BTreeMap<(&'static str, &'static str), u64>;
+
 #[derive(Default)]
 struct Tally {
-    failures: BTreeMap<(&'static str, &'static str), u64>,
-    dropped: BTreeMap<(&'static str, &'static str), u64>,
+    failures: Counts,
+    dropped: Counts,
+    /// What the instruments last read of `failures` and `dropped`.
+    observed_failures: Counts,
+    observed_dropped: Counts,
     /// What this process last wrote (or found) in the health file, per signal.
     persisted: BTreeMap<&'static str, (bool, SystemTime)>,
     spool: Option<SpoolProbe>,
@@ -124,16 +139,82 @@ pub fn dropped(signal: &'static str, reason: &'static str, records: u64) {
     }
 }
 
-/// Export failures of this process per `(signal, reason)`.
+/// Export failures of this process per `(signal, reason)`, as an instrument reports them:
+/// what this returns is no longer carried over to the next process.
 #[must_use]
-pub fn failures() -> Tallied {
-    with_tally(|t| t.failures.iter().map(|(k, v)| (*k, *v)).collect())
+pub fn observe_failures() -> Tallied {
+    with_tally(|t| {
+        t.observed_failures.clone_from(&t.failures);
+        t.failures.iter().map(|(k, v)| (*k, *v)).collect()
+    })
 }
 
-/// Records dropped by this process per `(signal, reason)`.
+/// Records dropped by this process per `(signal, reason)`, as an instrument reports them
+/// (see [`observe_failures`]).
 #[must_use]
-pub fn dropped_records() -> Tallied {
-    with_tally(|t| t.dropped.iter().map(|(k, v)| (*k, *v)).collect())
+pub fn observe_dropped() -> Tallied {
+    with_tally(|t| {
+        t.observed_dropped.clone_from(&t.dropped);
+        t.dropped.iter().map(|(k, v)| (*k, *v)).collect()
+    })
+}
+
+/// The counts of `all` not yet in `observed`.
+fn unobserved(kind: &str, all: &Counts, observed: &Counts) -> Vec<Pending> {
+    all.iter()
+        .filter_map(|(&(signal, reason), &n)| {
+            let n = n.saturating_sub(observed.get(&(signal, reason)).copied().unwrap_or(0));
+            (n > 0).then(|| Pending {
+                kind: kind.to_owned(),
+                signal: signal.to_owned(),
+                reason: reason.to_owned(),
+                count: n,
+            })
+        })
+        .collect()
+}
+
+/// Leaves what this process counted and no instrument reported in `file`, for the next
+/// process to [`adopt`]; call it once, after the provider's final export. Nothing is written
+/// when everything was reported.
+pub fn carry_over(file: &HealthFile) {
+    let pending = with_tally(|t| {
+        let mut pending = unobserved("failures", &t.failures, &t.observed_failures);
+        pending.extend(unobserved("dropped", &t.dropped, &t.observed_dropped));
+        // Counted as reported: a second call must not carry them again.
+        t.observed_failures.clone_from(&t.failures);
+        t.observed_dropped.clone_from(&t.dropped);
+        pending
+    });
+    if !pending.is_empty() {
+        file.update(|state| state.pending.extend(pending));
+    }
+}
+
+/// Adds the counts a previous process carried over in `file` to this process's tally and
+/// removes them from the file (one read when there are none).
+pub fn adopt(file: &HealthFile) {
+    let mut taken = Vec::new();
+    if file.read().pending.is_empty() {
+        return;
+    }
+    file.update(|state| taken = std::mem::take(&mut state.pending));
+    let known = |list: &[&'static str], name: &str| list.iter().copied().find(|s| *s == name);
+    with_tally(|t| {
+        for p in taken {
+            let (counts, reasons) = match p.kind.as_str() {
+                "failures" => (&mut t.failures, &FAILURE_REASONS[..]),
+                "dropped" => (&mut t.dropped, &DROP_REASONS[..]),
+                _ => continue,
+            };
+            if let (Some(signal), Some(reason)) =
+                (known(&SIGNALS, &p.signal), known(reasons, &p.reason))
+            {
+                let n = counts.entry((signal, reason)).or_default();
+                *n = n.saturating_add(p.count);
+            }
+        }
+    });
 }
 
 /// Sets how the spool is measured (the transport crate does, when it builds a provider).
@@ -162,8 +243,33 @@ pub struct LastExports {
     pub last_error: Option<String>,
 }
 
-/// `<state_dir>/telemetry/health.json`: the last success and failure per signal, shared by
-/// every gt process of the host (best-effort: concurrent writers may lose one update).
+/// Counts a process could not report itself, for the next one (see [`carry_over`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// `failures` or `dropped`.
+    pub kind: String,
+    /// The signal.
+    pub signal: String,
+    /// The reason.
+    pub reason: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// The content of the health file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthState {
+    /// The last outcomes per signal.
+    #[serde(default)]
+    pub signals: BTreeMap<String, LastExports>,
+    /// Counts carried over to the next process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
+}
+
+/// `<state_dir>/telemetry/health.json`: the last success and failure per signal and the counts
+/// carried over between processes, shared by every gt process of the host (best-effort:
+/// concurrent writers may lose one update).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthFile {
     path: PathBuf,
@@ -184,9 +290,9 @@ impl HealthFile {
         &self.path
     }
 
-    /// The outcomes per signal; empty when the file is missing or unreadable.
+    /// The file's content; empty when it is missing or unreadable.
     #[must_use]
-    pub fn read(&self) -> BTreeMap<String, LastExports> {
+    pub fn read(&self) -> HealthState {
         std::fs::read_to_string(&self.path)
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
@@ -195,15 +301,22 @@ impl HealthFile {
 
     fn note(&self, signal: &str, at: SystemTime, error: Option<&str>) {
         let secs = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let mut all = self.read();
-        let entry = all.entry(signal.to_owned()).or_default();
-        match error {
-            None => entry.last_success = Some(secs),
-            Some(message) => {
-                entry.last_failure = Some(secs);
-                entry.last_error = Some(message.chars().take(300).collect());
+        self.update(|state| {
+            let entry = state.signals.entry(signal.to_owned()).or_default();
+            match error {
+                None => entry.last_success = Some(secs),
+                Some(message) => {
+                    entry.last_failure = Some(secs);
+                    entry.last_error = Some(message.chars().take(300).collect());
+                }
             }
-        }
+        });
+    }
+
+    /// Reads, changes and replaces the file (renamed into place: readers never see half).
+    fn update(&self, change: impl FnOnce(&mut HealthState)) {
+        let mut all = self.read();
+        change(&mut all);
         let Ok(text) = serde_json::to_string_pretty(&all) else {
             return;
         };
@@ -247,11 +360,43 @@ mod tests {
         file.note("logs", t, Some("status code: 500"));
         file.note("logs", t + Duration::from_secs(5), None);
         file.note("metrics", t, None);
-        let all = file.read();
+        let all = file.read().signals;
         assert_eq!(all["logs"].last_failure, Some(1000));
         assert_eq!(all["logs"].last_success, Some(1005));
         assert_eq!(all["logs"].last_error.as_deref(), Some("status code: 500"));
         assert_eq!(all["metrics"].last_success, Some(1000));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[cfg(test)]
+mod carry_tests {
+    use super::*;
+
+    #[test]
+    fn counts_no_instrument_reported_are_carried_to_the_next_process_once() {
+        let dir = std::env::temp_dir().join(format!("gt-health-{}", uuid::Uuid::new_v4()));
+        let file = HealthFile::in_state_dir(&dir);
+        let before = |signal| {
+            observe_failures()
+                .into_iter()
+                .find(|((s, r), _)| *s == signal && *r == "http_5xx")
+                .map_or(0, |(_, n)| n)
+        };
+        // Another test may count in this process meanwhile: only `traces` is used here.
+        let start = before("traces");
+        export_result("traces", Some("status code: 503"), None);
+        carry_over(&file);
+        assert_eq!(file.read().pending.len(), 1, "{:?}", file.read());
+        carry_over(&file);
+        assert_eq!(file.read().pending.len(), 1, "carried once");
+        adopt(&file);
+        assert!(file.read().pending.is_empty(), "taken");
+        assert_eq!(
+            before("traces"),
+            start + 2,
+            "its own failure and the adopted one"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

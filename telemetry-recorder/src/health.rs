@@ -81,12 +81,12 @@ impl HealthInstruments {
             _failures: tallied(
                 meter,
                 &instrument::TELEMETRY_EXPORT_FAILURES_TOTAL,
-                health::failures,
+                health::observe_failures,
             ),
             _dropped: tallied(
                 meter,
                 &instrument::TELEMETRY_DROPPED_RECORDS_TOTAL,
-                health::dropped_records,
+                health::observe_dropped,
             ),
             _spool_bytes: spool(meter, &instrument::TELEMETRY_SPOOL_BYTES, |d| d.bytes),
             _spool_files: spool(meter, &instrument::TELEMETRY_SPOOL_FILES, |d| d.files),

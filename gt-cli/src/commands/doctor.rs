@@ -210,7 +210,9 @@ fn telemetry_health(config: &Config) {
             );
         }
     }
-    let health = telemetry_core::health::HealthFile::in_state_dir(state_dir).read();
+    let health = telemetry_core::health::HealthFile::in_state_dir(state_dir)
+        .read()
+        .signals;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
