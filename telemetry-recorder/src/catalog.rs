@@ -341,6 +341,10 @@ static CATALOG: Catalog = Catalog {
         instrument::TELEMETRY_DROPPED_RECORDS_TOTAL,
         instrument::TELEMETRY_SPOOL_BYTES,
         instrument::TELEMETRY_SPOOL_FILES,
+        instrument::AGENT_LOG_LAG_SECONDS,
+        instrument::AGENT_LOG_SKIPPED_LINES_TOTAL,
+        instrument::AGENT_LOG_UNPRICED_USAGES_TOTAL,
+        instrument::AGENT_LOG_UNPRICED_TOKENS_TOTAL,
     ],
 };
 
@@ -848,6 +852,39 @@ pub mod instrument {
         &["signal"],
         &[],
     );
+    /// `gastown.agent_log.lag_seconds`: from a transcript record's own time to its confirmed
+    /// export by `gt agent-log`.
+    pub const AGENT_LOG_LAG_SECONDS: InstrumentSpec = histogram(
+        "gastown.agent_log.lag_seconds",
+        "s",
+        "Seconds from a transcript record's timestamp to its confirmed export",
+        &["agent_type"],
+        &[],
+    );
+    /// `gastown.agent_log.skipped_lines.total`: transcript lines that produced no record.
+    pub const AGENT_LOG_SKIPPED_LINES_TOTAL: InstrumentSpec = counter(
+        "gastown.agent_log.skipped_lines.total",
+        "Transcript lines that produced no record, by reason",
+        &["reason"],
+        &[],
+    );
+    /// `gastown.agent_log.unpriced_usages.total`: usages recorded without a cost.
+    pub const AGENT_LOG_UNPRICED_USAGES_TOTAL: InstrumentSpec = counter(
+        "gastown.agent_log.unpriced_usages.total",
+        "Agent usages whose model has no price (recorded without a cost)",
+        &["agent_type", "model"],
+        &[],
+    );
+    /// `gastown.agent_log.unpriced_tokens.total`: the tokens of those usages (all four types).
+    pub const AGENT_LOG_UNPRICED_TOKENS_TOTAL: InstrumentSpec = InstrumentSpec {
+        unit: "{token}",
+        ..counter(
+            "gastown.agent_log.unpriced_tokens.total",
+            "Tokens of agent usages whose model has no price",
+            &["agent_type", "model"],
+            &[],
+        )
+    };
 }
 
 /// The log events, one constant each.
