@@ -1451,7 +1451,7 @@ mod tests {
         ];
         let names: Vec<_> = catalog().events.iter().map(|e| e.name).collect();
         assert_eq!(names, expected);
-        assert_eq!(catalog().instruments.len(), 46);
+        assert_eq!(catalog().instruments.len(), 54);
     }
 
     #[test]
