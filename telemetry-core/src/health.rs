@@ -107,28 +107,39 @@ fn with_tally<T>(f: impl FnOnce(&mut Tally) -> T) -> T {
 }
 
 /// Notes one export of `signal` (`error`: its message when it failed), and persists the
-/// outcome in `health_file` when it changed or went stale (at most one small write).
+/// outcome in `health_file` when it changed or went stale ([`PERSIST_EVERY`]): at most one
+/// small write, none when the file already says the same (a new process reads it once).
 pub fn export_result(signal: &'static str, error: Option<&str>, health_file: Option<&HealthFile>) {
     let now = SystemTime::now();
     let ok = error.is_none();
-    let write = with_tally(|t| {
+    let fresh = |(was_ok, at): (bool, SystemTime)| {
+        was_ok == ok && now.duration_since(at).unwrap_or_default() < PERSIST_EVERY
+    };
+    let known = with_tally(|t| {
         if let Some(message) = error {
             *t.failures
                 .entry((signal, failure_reason(message)))
                 .or_default() += 1;
         }
-        let fresh = |(was_ok, at): (bool, SystemTime)| {
-            was_ok == ok && now.duration_since(at).unwrap_or_default() < PERSIST_EVERY
-        };
-        if t.persisted.get(signal).copied().is_some_and(fresh) {
-            return false;
-        }
-        t.persisted.insert(signal, (ok, now));
-        true
+        t.persisted.get(signal).copied()
     });
-    if let (true, Some(file)) = (write, health_file) {
-        file.note(signal, now, error);
+    let Some(file) = health_file else {
+        return;
+    };
+    let last = known.or_else(|| {
+        file.read()
+            .signals
+            .get(signal)
+            .and_then(LastExports::latest)
+    });
+    if last.is_some_and(fresh) {
+        if known.is_none() {
+            with_tally(|t| t.persisted.extend(last.map(|l| (signal, l))));
+        }
+        return;
     }
+    with_tally(|t| t.persisted.insert(signal, (ok, now)));
+    file.note(signal, now, error);
 }
 
 /// Counts `records` of `signal` dropped for `reason` (`spool_full`, `no_spool`,
@@ -265,6 +276,20 @@ pub struct HealthState {
     /// Counts carried over to the next process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Pending>,
+}
+
+impl LastExports {
+    /// The latest outcome: whether it succeeded, and when.
+    #[must_use]
+    pub fn latest(&self) -> Option<(bool, SystemTime)> {
+        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+        match (self.last_success, self.last_failure) {
+            (Some(ok), Some(failed)) if failed > ok => Some((false, at(failed))),
+            (Some(ok), _) => Some((true, at(ok))),
+            (None, Some(failed)) => Some((false, at(failed))),
+            (None, None) => None,
+        }
+    }
 }
 
 /// `<state_dir>/telemetry/health.json`: the last success and failure per signal and the counts

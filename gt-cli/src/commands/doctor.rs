@@ -224,11 +224,7 @@ fn telemetry_health(config: &Config) {
     };
     for signal in ["metrics", "logs", "traces"] {
         let last = health.get(signal).cloned().unwrap_or_default();
-        let failing = match (last.last_success, last.last_failure) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(ok), Some(failed)) => failed > ok,
-        };
+        let failing = last.latest().is_some_and(|(ok, _)| !ok);
         println!(
             "  {signal}: last success {}, last failure {}{}{}",
             ago(last.last_success),
