@@ -11,8 +11,10 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use otlp_capture::{MetricPoint, Mode, PointValue, Receiver, Value};
-use support::backends::{self, curl, poll, run_tag};
-use support::promql::{promtool_check_and_test, seconds_since_epoch, vmalert_with_short_for};
+use support::backends::{self, poll, run_tag};
+use support::promql::{
+    promtool_check_and_test, seconds_since_epoch, vmalert_alert_list, vmalert_with_short_for,
+};
 use support::{gt, run_ok, state_dir};
 
 /// A generous bound for anything that waits on gt processes (the CI machine is loaded).
@@ -156,12 +158,8 @@ fn self_health_instruments_reach_the_receiver_when_the_logs_backend_fails() {
 
 /// vmalert's alerts of `name` for host `host`: (group, state, signal).
 fn alerts_of(vmalert: &str, name: &str, host: &str) -> Vec<(String, String, String)> {
-    let body = curl(&format!("{vmalert}/api/v1/alerts"), &[]);
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    let mut alerts: Vec<_> = json["data"]["alerts"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let mut alerts: Vec<_> = vmalert_alert_list(vmalert)
+        .iter()
         .filter(|a| a["name"] == name && a["labels"]["host_name"] == host)
         .map(|a| {
             let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();

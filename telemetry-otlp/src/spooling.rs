@@ -365,3 +365,52 @@ pub(crate) fn write_line(
         OTelSdkError::InternalFailure(format!("could not write to {}: {e}", dir.path().display()))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dropped(reason: &str) -> u64 {
+        telemetry_core::health::observe_dropped()
+            .into_iter()
+            .filter(|((signal, r), _)| *signal == "traces" && *r == reason)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    #[test]
+    fn a_batch_past_the_spool_cap_or_without_a_spool_is_counted_as_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::Dir(JsonlDir::new(dir.path().join("out")));
+        let timeout = Duration::from_secs(1);
+        let failure = || OTelSdkError::InternalFailure("status code: 500".to_owned());
+        // A cap of one byte: the new file alone passes it and is dropped at once.
+        let tiny = Spool::in_state_dir(dir.path(), 1);
+        let capped = Spooler::new(
+            Signal::Traces,
+            Some(tiny),
+            target.clone(),
+            Profile::OneShot,
+            timeout,
+        );
+        let before = dropped("spool_full");
+        let _ = capped.failed(failure(), 3, || Some("{}".to_owned()));
+        assert_eq!(dropped("spool_full"), before + 3);
+
+        let none = Spooler::new(
+            Signal::Traces,
+            None,
+            target.clone(),
+            Profile::OneShot,
+            timeout,
+        );
+        let before = dropped("no_spool");
+        let _ = none.failed(failure(), 2, || None);
+        assert_eq!(dropped("no_spool"), before + 2);
+
+        // A long-running caller sends a failed batch again itself: nothing is lost.
+        let daemon = Spooler::new(Signal::Traces, None, target, Profile::Daemon, timeout);
+        let _ = daemon.failed(failure(), 5, || None);
+        assert_eq!(dropped("no_spool"), before + 2);
+    }
+}
