@@ -19,6 +19,9 @@
 //!
 //! URLs are used verbatim (no `/v1/…` appended). Exporter timeouts and retries follow the
 //! [`Profile`]; a failing export is reported once per signal on stderr by the core's wrappers.
+//! What only the transport knows about export health (records dropped without a spool or at
+//! its cap, the spool's depth) goes to `telemetry_core::health`, whose tally the recorder
+//! reports as `gastown.telemetry.*`.
 //! It must not record events of its own or read the environment outside [`init`].
 
 pub mod counter_store;

@@ -19,6 +19,10 @@
 //! Deliveries are only started when their timeout ends inside the window (see
 //! [`crate::spool::ship`]), so what does not fit waits for the next process.
 //!
+//! A one-shot batch that is lost (no spool, or dropped at the spool's cap) is counted in
+//! `telemetry_core::health` (`no_spool`, `spool_full`; the records the cap dropped are counted
+//! under the signal whose batch pushed the spool past it).
+//!
 //! It must not retry by itself: the OTLP exporter's retry policy does.
 
 use std::sync::Mutex;
