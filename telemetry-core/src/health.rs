@@ -48,6 +48,7 @@ pub fn failure_reason(message: &str) -> &'static str {
         }
         _ if [
             "refused",
+            "network",
             "connect",
             "resolve",
             "dns",
@@ -340,6 +341,9 @@ impl HealthFile {
 
     /// Reads, changes and replaces the file (renamed into place: readers never see half).
     fn update(&self, change: impl FnOnce(&mut HealthState)) {
+        // The signals export on threads of their own: one update at a time in this process.
+        static WRITING: Mutex<()> = Mutex::new(());
+        let _one = WRITING.lock().unwrap_or_else(PoisonError::into_inner);
         let mut all = self.read();
         change(&mut all);
         let Ok(text) = serde_json::to_string_pretty(&all) else {
@@ -372,6 +376,10 @@ mod tests {
         assert_eq!(failure_reason("no answer within 1000 ms"), "timeout");
         assert_eq!(
             failure_reason("HTTP export failed: io: Connection refused"),
+            "unreachable"
+        );
+        assert_eq!(
+            failure_reason("Operation failed: HTTP export failed: network error"),
             "unreachable"
         );
         assert_eq!(failure_reason("something else"), "other");
