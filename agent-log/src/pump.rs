@@ -200,6 +200,7 @@ impl<B: BatchSource, S: Sink> Pump<B, S> {
         if !totals.counters.is_empty() {
             sink.restore_counters(totals.counters.clone());
             // A restart publishes what the checkpoint counted, whatever it reads next.
+            sink.set_skipped_lines(&totals.skipped);
             sink.publish(&contributor);
         }
         Self {
@@ -317,6 +318,7 @@ impl<B: BatchSource, S: Sink> Pump<B, S> {
         self.totals.counters = self.sink.counters();
         self.batch = Totals::default();
         if self.save() {
+            self.sink.set_skipped_lines(&self.totals.skipped);
             self.sink.publish(&self.contributor);
         }
     }

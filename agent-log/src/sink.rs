@@ -38,7 +38,10 @@
 //! the batch's export is confirmed (and drops them when it is not), and the follower keeps the
 //! confirmed totals in its checkpoint and [`Sink::publish`]es them after each saved
 //! checkpoint: the host's counter store then grows each series by exactly what the checkpoint
-//! grew by (`telemetry_core::published`).
+//! grew by (`telemetry_core::published`). The same totals carry agent-log's own health: usages
+//! without a price and their tokens (counted like tokens), and the lines skipped by reason
+//! (the checkpoint's counts, [`Sink::set_skipped_lines`]). The lag from a record's timestamp
+//! to its confirmed export (`gastown.agent_log.lag_seconds`) is recorded at confirmation.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -91,6 +94,9 @@ pub trait Sink {
     }
     /// Resumes the counter totals from a checkpoint.
     fn restore_counters(&mut self, _counters: AgentTotals) {}
+    /// The lines skipped so far (the checkpoint's counts, from the same start as the counter
+    /// totals), published with the next [`Sink::publish`].
+    fn set_skipped_lines(&mut self, _skipped: &agent_transcripts::SkipCounts) {}
     /// Publishes the confirmed counter totals as `contributor`'s (called after each saved
     /// checkpoint, with the checkpoint's id).
     fn publish(&mut self, _contributor: &str) {}
@@ -117,6 +123,10 @@ pub struct TelemetrySink {
     pending: AgentTotals,
     /// Counted by confirmed records (from the checkpoint on).
     counters: AgentTotals,
+    /// The lines skipped so far, by reason (from the checkpoint on).
+    skipped: Vec<(&'static str, u64)>,
+    /// The agent and time of each record not yet confirmed, for the lag at confirmation.
+    pending_times: Vec<(AgentKind, SystemTime)>,
     pricing: Pricing,
     context: RecordContext,
     agent_output: bool,
@@ -183,6 +193,8 @@ impl TelemetrySink {
             recorder,
             pending: AgentTotals::default(),
             counters: AgentTotals::default(),
+            skipped: Vec::new(),
+            pending_times: Vec::new(),
             pricing,
             context,
             agent_output,
@@ -280,6 +292,9 @@ impl TelemetrySink {
         };
         self.recorder.agent_usage_record(&usage);
         self.pending.add_usage(&usage);
+        if cost.is_none() {
+            self.pending.add_unpriced(&usage);
+        }
         cost
     }
 
@@ -363,14 +378,23 @@ impl Sink for TelemetrySink {
             None => record(),
         });
         self.context.run_id = run_id;
+        if recorded.records > 0 {
+            self.pending_times.push((agent, timestamp));
+        }
         recorded
     }
 
     fn confirm(&mut self) -> bool {
         let confirmed = self.flush_logs();
         let pending = std::mem::take(&mut self.pending);
+        let times = std::mem::take(&mut self.pending_times);
         if confirmed {
             self.counters.add(&pending);
+            let now = SystemTime::now();
+            for (agent, at) in times {
+                let lag = now.duration_since(at).map_or(0.0, |d| d.as_secs_f64());
+                self.recorder.agent_log_lag(agent.as_str(), lag);
+            }
         }
         confirmed
     }
@@ -393,9 +417,26 @@ impl Sink for TelemetrySink {
         self.counters = counters;
     }
 
+    fn set_skipped_lines(&mut self, skipped: &agent_transcripts::SkipCounts) {
+        self.skipped = vec![
+            ("ignored_type", skipped.ignored_type),
+            ("unknown_shape", skipped.unknown_shape),
+            ("invalid_json", skipped.invalid_json),
+            ("invalid_utf8", skipped.invalid_utf8),
+            ("oversized", skipped.oversized),
+            ("partial_lines", skipped.partial_lines),
+        ];
+    }
+
     fn publish(&mut self, contributor: &str) {
-        self.recorder
-            .publish_agent_totals(contributor, &self.counters);
+        if self.skipped.iter().all(|(_, n)| *n == 0) {
+            self.recorder
+                .publish_agent_totals(contributor, &self.counters);
+            return;
+        }
+        let mut totals = self.counters.clone();
+        totals.set_skipped_lines(&self.skipped);
+        self.recorder.publish_agent_totals(contributor, &totals);
     }
 }
 

@@ -2,9 +2,11 @@
 //!
 //! The SDK's own diagnostics (its `internal-logs` feature) are compiled out of this workspace,
 //! so they can neither flood stderr nor loop back into the exported logs; these wrappers are
-//! the one place a dead backend becomes visible to the operator.
+//! the one place a dead backend becomes visible to the operator. They also note every export
+//! result in the process's [`crate::health`] tally (and the state directory's health file).
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,24 +19,36 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+use crate::health::HealthFile;
+
 /// Prints the first failure of one signal's exports and stays silent afterwards.
 #[derive(Debug)]
 pub(crate) struct WarnOnce {
     signal: &'static str,
     url: String,
+    /// The URL as configured, replaced by `url` in persisted errors (it may hold credentials).
+    raw_url: String,
     warned: Arc<AtomicBool>,
+    health: Option<HealthFile>,
 }
 
 impl WarnOnce {
-    pub(crate) fn new(signal: &'static str, url: &str) -> Self {
+    pub(crate) fn new(signal: &'static str, url: &str, state_dir: Option<&Path>) -> Self {
         Self {
             signal,
             url: crate::config::redact_url(url),
+            raw_url: url.to_owned(),
             warned: Arc::new(AtomicBool::new(false)),
+            health: state_dir.map(HealthFile::in_state_dir),
         }
     }
 
     fn check<E: fmt::Display>(&self, result: Result<(), E>) -> Result<(), E> {
+        let error = result
+            .as_ref()
+            .err()
+            .map(|e| e.to_string().replace(&self.raw_url, &self.url));
+        crate::health::export_result(self.signal, error.as_deref(), self.health.as_ref());
         if let Err(err) = &result
             && !self.warned.swap(true, Ordering::Relaxed)
         {

@@ -20,6 +20,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 mod export;
+pub mod health;
 pub use export::NoSpans;
 pub mod provider;
 pub mod published;

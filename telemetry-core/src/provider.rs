@@ -24,6 +24,7 @@ use crate::error::{InitError, ShutdownError};
 use crate::export::{
     NoSpans, WarnOnce, WarningLogExporter, WarningMetricExporter, WarningSpanExporter,
 };
+use crate::health::HealthFile;
 use crate::published::{Published, PublishedPoint, TICK_SCOPE};
 use crate::resource::build_resource;
 use crate::trace::RunIdGenerator;
@@ -100,6 +101,8 @@ struct Inner {
     published: Option<Arc<Published>>,
     tick: OnceLock<ObservableCounter<u64>>,
     shut_down: AtomicBool,
+    /// Where counts no export reported are carried over at shutdown (see [`crate::health`]).
+    health: Option<HealthFile>,
 }
 
 impl Drop for Inner {
@@ -152,6 +155,10 @@ impl Provider {
         published: Option<Arc<Published>>,
     ) -> Result<Self, InitError> {
         let (metrics_url, logs_url) = config.endpoints()?;
+        let health = config.state_dir.as_deref().map(HealthFile::in_state_dir);
+        if let Some(file) = &health {
+            crate::health::adopt(file);
+        }
         let instance_id = uuid::Uuid::new_v4().to_string();
         let resource = build_resource(
             service.name,
@@ -161,7 +168,7 @@ impl Provider {
         );
         let reader = PeriodicReader::builder(WarningMetricExporter {
             inner: metrics,
-            warn: WarnOnce::new("metrics", metrics_url),
+            warn: WarnOnce::new("metrics", metrics_url, config.state_dir.as_deref()),
         })
         .with_interval(config.export_interval)
         .build();
@@ -180,7 +187,7 @@ impl Provider {
             .with_log_processor(
                 BatchLogProcessor::builder(WarningLogExporter {
                     inner: logs,
-                    warn: WarnOnce::new("logs", logs_url),
+                    warn: WarnOnce::new("logs", logs_url, config.state_dir.as_deref()),
                 })
                 .build(),
             )
@@ -193,7 +200,7 @@ impl Provider {
                     .with_span_processor(
                         BatchSpanProcessor::builder(WarningSpanExporter {
                             inner: spans,
-                            warn: WarnOnce::new("traces", url),
+                            warn: WarnOnce::new("traces", url, config.state_dir.as_deref()),
                         })
                         .build(),
                     )
@@ -216,6 +223,7 @@ impl Provider {
                 published,
                 tick: OnceLock::new(),
                 shut_down: AtomicBool::new(false),
+                health,
             }),
         })
     }
@@ -296,7 +304,9 @@ impl Provider {
     }
 
     /// Flushes logs, makes a final metrics export and stops both providers, returning within
-    /// `deadline` whatever the backend does (refuses, answers 500, or never answers).
+    /// `deadline` whatever the backend does (refuses, answers 500, or never answers). Then
+    /// carries the self-health counts no export reported over to the next process
+    /// ([`crate::health::carry_over`]).
     /// Idempotent: calls after the first return `Ok(())` at once.
     ///
     /// # Errors
@@ -307,13 +317,17 @@ impl Provider {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.in_parallel(
+        let result = self.in_parallel(
             deadline,
             |i| i.meter_provider.shutdown(),
             move |i| i.logger_provider.shutdown_with_timeout(deadline),
             move |t| t.shutdown_with_timeout(deadline),
             true,
-        )
+        );
+        if let Some(file) = &self.inner.health {
+            crate::health::carry_over(file);
+        }
+        result
     }
 
     /// Whether [`Provider::shutdown`] has been called.

@@ -19,6 +19,9 @@
 //!
 //! URLs are used verbatim (no `/v1/…` appended). Exporter timeouts and retries follow the
 //! [`Profile`]; a failing export is reported once per signal on stderr by the core's wrappers.
+//! What only the transport knows about export health (records dropped without a spool or at
+//! its cap, the spool's depth) goes to `telemetry_core::health`, whose tally the recorder
+//! reports as `gastown.telemetry.*`.
 //! It must not record events of its own or read the environment outside [`init`].
 
 pub mod counter_store;
@@ -235,6 +238,25 @@ pub fn build(
         }),
         None => None,
     };
+    if let Some(spool) = spool_of(config) {
+        telemetry_core::health::set_spool_probe(std::sync::Arc::new(move || {
+            let status = spool.status().ok()?;
+            Some(
+                // Metrics are never spooled (see `spool`).
+                [Signal::Logs, Signal::Traces]
+                    .iter()
+                    .map(|signal| {
+                        let w = status.waiting.get(signal).copied().unwrap_or_default();
+                        let depth = telemetry_core::health::SpoolDepth {
+                            files: w.files,
+                            bytes: w.bytes,
+                        };
+                        (signal.as_str(), depth)
+                    })
+                    .collect(),
+            )
+        }));
+    }
     let published = matches!(metrics, MetricsExporter::Durable(_)).then_some(published);
     Provider::from_exporters_sharing(config, service, metrics, logs, spans, published)
 }

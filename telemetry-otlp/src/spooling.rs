@@ -19,6 +19,10 @@
 //! Deliveries are only started when their timeout ends inside the window (see
 //! [`crate::spool::ship`]), so what does not fit waits for the next process.
 //!
+//! A one-shot batch that is lost (no spool, or dropped at the spool's cap) is counted in
+//! `telemetry_core::health` (`no_spool`, `spool_full`; the records the cap dropped are counted
+//! under the signal whose batch pushed the spool past it).
+//!
 //! It must not retry by itself: the OTLP exporter's retry policy does.
 
 use std::sync::Mutex;
@@ -105,26 +109,38 @@ impl Spooler {
     }
 
     /// The error of a failed export, after keeping the batch (`request`, of `records`
-    /// records) in the spool when this process keeps failed batches.
+    /// records) in the spool when this process keeps failed batches; records it loses are
+    /// counted in [`telemetry_core::health`].
     fn failed(
         &self,
         err: OTelSdkError,
-        request: impl FnOnce() -> Option<(String, usize)>,
+        records: usize,
+        request: impl FnOnce() -> Option<String>,
     ) -> OTelSdkError {
         let Some(spool) = self.spool.as_ref().filter(|_| self.keeps()) else {
+            if self.profile == Profile::OneShot {
+                // No spool to keep it in: the batch is lost (a long-running caller sends it
+                // again itself).
+                telemetry_core::health::dropped(self.signal.as_str(), "no_spool", records as u64);
+            }
             return err;
         };
         let err = match err {
             OTelSdkError::InternalFailure(message) => message,
             other => other.to_string(),
         };
+        let signal = self.signal.as_str();
         let kept = request()
             .ok_or_else(|| "it could not be encoded".to_owned())
-            .and_then(|(line, records)| {
-                spool
-                    .keep(self.signal, &line, records)
-                    .map_err(|e| e.to_string())
+            .and_then(|line| {
+                spool.keep(self.signal, &line, records).map_err(|e| {
+                    telemetry_core::health::dropped(signal, "spool_error", records as u64);
+                    e.to_string()
+                })
             });
+        if let Ok(kept) = &kept {
+            telemetry_core::health::dropped(signal, "spool_full", kept.dropped.records);
+        }
         let dir = spool.dir().display();
         OTelSdkError::InternalFailure(match kept {
             Ok(kept) if kept.dropped.files > 0 => format!(
@@ -268,9 +284,9 @@ impl LogExporter for LogsExporter {
                 let result = inner.export(LogBatch::new(&records)).await;
                 spooler.exported(started, result.is_ok());
                 result.map_err(|err| {
-                    spooler.failed(err, || {
+                    spooler.failed(err, records.len(), || {
                         let request = logs_request(&records, resource.as_ref());
-                        Some((serde_json::to_string(&request).ok()?, records.len()))
+                        serde_json::to_string(&request).ok()
                     })
                 })
             }
@@ -305,15 +321,14 @@ impl SpanExporter for TracesExporter {
             } => {
                 // A copy to keep if the export fails: a one-shot command makes a few spans.
                 let copy = spooler.keeps().then(|| batch.clone());
+                let records = batch.len();
                 let started = Instant::now();
                 let result = inner.export(batch).await;
                 spooler.exported(started, result.is_ok());
                 result.map_err(|err| {
-                    spooler.failed(err, || {
-                        let spans = copy?;
-                        let records = spans.len();
-                        let request = traces_request(spans, resource.as_ref());
-                        Some((serde_json::to_string(&request).ok()?, records))
+                    spooler.failed(err, records, || {
+                        let request = traces_request(copy?, resource.as_ref());
+                        serde_json::to_string(&request).ok()
                     })
                 })
             }
@@ -353,4 +368,53 @@ pub(crate) fn write_line(
     dir.write(signal, &line, records).map(|_| ()).map_err(|e| {
         OTelSdkError::InternalFailure(format!("could not write to {}: {e}", dir.path().display()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dropped(reason: &str) -> u64 {
+        telemetry_core::health::observe_dropped()
+            .into_iter()
+            .filter(|((signal, r), _)| *signal == "traces" && *r == reason)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    #[test]
+    fn a_batch_past_the_spool_cap_or_without_a_spool_is_counted_as_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::Dir(JsonlDir::new(dir.path().join("out")));
+        let timeout = Duration::from_secs(1);
+        let failure = || OTelSdkError::InternalFailure("status code: 500".to_owned());
+        // A cap of one byte: the new file alone passes it and is dropped at once.
+        let tiny = Spool::in_state_dir(dir.path(), 1);
+        let capped = Spooler::new(
+            Signal::Traces,
+            Some(tiny),
+            target.clone(),
+            Profile::OneShot,
+            timeout,
+        );
+        let before = dropped("spool_full");
+        let _ = capped.failed(failure(), 3, || Some("{}".to_owned()));
+        assert_eq!(dropped("spool_full"), before + 3);
+
+        let none = Spooler::new(
+            Signal::Traces,
+            None,
+            target.clone(),
+            Profile::OneShot,
+            timeout,
+        );
+        let before = dropped("no_spool");
+        let _ = none.failed(failure(), 2, || None);
+        assert_eq!(dropped("no_spool"), before + 2);
+
+        // A long-running caller sends a failed batch again itself: nothing is lost.
+        let daemon = Spooler::new(Signal::Traces, None, target, Profile::Daemon, timeout);
+        let _ = daemon.failed(failure(), 5, || None);
+        assert_eq!(dropped("no_spool"), before + 2);
+    }
 }

@@ -1,5 +1,6 @@
 //! The agent counters (`gastown.agent.events.total`, `gastown.token.usage`,
-//! `gastown.token.cost_usd`) as totals a caller keeps in its own durable state.
+//! `gastown.token.cost_usd`, and agent-log's own health: skipped lines, unpriced usages and
+//! their tokens) as totals a caller keeps in its own durable state.
 //!
 //! agent-log stores an [`AgentTotals`] in its checkpoint, adds to it what each confirmed batch
 //! counted, and publishes it whole after each checkpoint
@@ -29,6 +30,12 @@ pub enum AgentCounter {
     Tokens,
     /// `gastown.token.cost_usd`.
     CostUsd,
+    /// `gastown.agent_log.skipped_lines.total`.
+    SkippedLines,
+    /// `gastown.agent_log.unpriced_usages.total`.
+    UnpricedUsages,
+    /// `gastown.agent_log.unpriced_tokens.total`.
+    UnpricedTokens,
 }
 
 impl AgentCounter {
@@ -39,6 +46,9 @@ impl AgentCounter {
             Self::Events => &instrument::AGENT_EVENTS_TOTAL,
             Self::Tokens => &instrument::TOKEN_USAGE,
             Self::CostUsd => &instrument::TOKEN_COST_USD,
+            Self::SkippedLines => &instrument::AGENT_LOG_SKIPPED_LINES_TOTAL,
+            Self::UnpricedUsages => &instrument::AGENT_LOG_UNPRICED_USAGES_TOTAL,
+            Self::UnpricedTokens => &instrument::AGENT_LOG_UNPRICED_TOKENS_TOTAL,
         }
     }
 }
@@ -144,6 +154,32 @@ impl AgentTotals {
         }
     }
 
+    /// Counts one usage recorded without a cost (its model has no price): one usage and the
+    /// sum of its four token types, by agent type and model.
+    pub fn add_unpriced(&mut self, usage: &AgentUsage<'_>) {
+        let labels = || labels(&[("agent_type", usage.agent_type), ("model", usage.model)]);
+        self.add_count(AgentCounter::UnpricedUsages, labels(), 1);
+        let tokens = token_types(usage)
+            .iter()
+            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n));
+        self.add_count(AgentCounter::UnpricedTokens, labels(), tokens);
+    }
+
+    /// Sets the skipped-lines series to `counts` (`(reason, lines)`: totals since the same start
+    /// as the other series, such as a follower's checkpointed skip counts); reasons with no
+    /// line are left out.
+    pub fn set_skipped_lines(&mut self, counts: &[(&str, u64)]) {
+        self.series
+            .retain(|(counter, _), _| *counter != AgentCounter::SkippedLines);
+        for (reason, n) in counts.iter().filter(|(_, n)| *n > 0) {
+            self.add_count(
+                AgentCounter::SkippedLines,
+                labels(&[("reason", reason)]),
+                *n,
+            );
+        }
+    }
+
     /// Counts one `agent.event` (call it only for events that were recorded).
     pub fn add_event(&mut self, event: &AgentEvent<'_>) {
         self.add_count(
@@ -204,9 +240,11 @@ impl AgentTotals {
                     attrs: labels.clone(),
                     value: match counter {
                         AgentCounter::CostUsd => PublishedValue::Float(amount.usd),
-                        AgentCounter::Events | AgentCounter::Tokens => {
-                            PublishedValue::Int(amount.count)
-                        }
+                        AgentCounter::Events
+                        | AgentCounter::Tokens
+                        | AgentCounter::SkippedLines
+                        | AgentCounter::UnpricedUsages
+                        | AgentCounter::UnpricedTokens => PublishedValue::Int(amount.count),
                     },
                 }
             })

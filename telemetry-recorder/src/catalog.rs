@@ -342,6 +342,14 @@ static CATALOG: Catalog = Catalog {
         instrument::AGENT_CONTEXT_USED_PERCENT,
         instrument::AGENT_QUOTA_USED_PERCENT,
         instrument::AGENT_QUOTA_THRESHOLD_CROSSINGS_TOTAL,
+        instrument::TELEMETRY_EXPORT_FAILURES_TOTAL,
+        instrument::TELEMETRY_DROPPED_RECORDS_TOTAL,
+        instrument::TELEMETRY_SPOOL_BYTES,
+        instrument::TELEMETRY_SPOOL_FILES,
+        instrument::AGENT_LOG_LAG_SECONDS,
+        instrument::AGENT_LOG_SKIPPED_LINES_TOTAL,
+        instrument::AGENT_LOG_UNPRICED_USAGES_TOTAL,
+        instrument::AGENT_LOG_UNPRICED_TOKENS_TOTAL,
     ],
 };
 
@@ -840,6 +848,71 @@ pub mod instrument {
         &["window", "threshold"],
         &["agent.quota_threshold"],
     );
+    /// `gastown.telemetry.export_failures.total`: failed exports of telemetry itself, observed
+    /// from [`telemetry_core::health`] (no event records into it).
+    pub const TELEMETRY_EXPORT_FAILURES_TOTAL: InstrumentSpec = counter(
+        "gastown.telemetry.export_failures.total",
+        "Failed telemetry exports, by signal and reason",
+        &["signal", "reason"],
+        &[],
+    );
+    /// `gastown.telemetry.dropped_records.total`: telemetry records lost before reaching the
+    /// backend (spool full, no spool, spool unwritable).
+    pub const TELEMETRY_DROPPED_RECORDS_TOTAL: InstrumentSpec = counter(
+        "gastown.telemetry.dropped_records.total",
+        "Telemetry records dropped before export, by signal and reason",
+        &["signal", "reason"],
+        &[],
+    );
+    /// `gastown.telemetry.spool_bytes`: bytes waiting in the host's spool.
+    pub const TELEMETRY_SPOOL_BYTES: InstrumentSpec = gauge(
+        "gastown.telemetry.spool_bytes",
+        "By",
+        "Bytes of failed telemetry batches waiting in the spool, by signal",
+        &["signal"],
+        &[],
+    );
+    /// `gastown.telemetry.spool_files`: files waiting in the host's spool.
+    pub const TELEMETRY_SPOOL_FILES: InstrumentSpec = gauge(
+        "gastown.telemetry.spool_files",
+        "{file}",
+        "Failed telemetry batches (files) waiting in the spool, by signal",
+        &["signal"],
+        &[],
+    );
+    /// `gastown.agent_log.lag_seconds`: from a transcript record's own time to its confirmed
+    /// export by `gt agent-log`.
+    pub const AGENT_LOG_LAG_SECONDS: InstrumentSpec = histogram(
+        "gastown.agent_log.lag_seconds",
+        "s",
+        "Seconds from a transcript record's timestamp to its confirmed export",
+        &["agent_type"],
+        &[],
+    );
+    /// `gastown.agent_log.skipped_lines.total`: transcript lines that produced no record.
+    pub const AGENT_LOG_SKIPPED_LINES_TOTAL: InstrumentSpec = counter(
+        "gastown.agent_log.skipped_lines.total",
+        "Transcript lines that produced no record, by reason",
+        &["reason"],
+        &[],
+    );
+    /// `gastown.agent_log.unpriced_usages.total`: usages recorded without a cost.
+    pub const AGENT_LOG_UNPRICED_USAGES_TOTAL: InstrumentSpec = counter(
+        "gastown.agent_log.unpriced_usages.total",
+        "Agent usages whose model has no price (recorded without a cost)",
+        &["agent_type", "model"],
+        &[],
+    );
+    /// `gastown.agent_log.unpriced_tokens.total`: the tokens of those usages (all four types).
+    pub const AGENT_LOG_UNPRICED_TOKENS_TOTAL: InstrumentSpec = InstrumentSpec {
+        unit: "{token}",
+        ..counter(
+            "gastown.agent_log.unpriced_tokens.total",
+            "Tokens of agent usages whose model has no price",
+            &["agent_type", "model"],
+            &[],
+        )
+    };
 }
 
 /// The log events, one constant each.
@@ -1449,7 +1522,7 @@ mod tests {
         ];
         let names: Vec<_> = catalog().events.iter().map(|e| e.name).collect();
         assert_eq!(names, expected);
-        assert_eq!(catalog().instruments.len(), 49);
+        assert_eq!(catalog().instruments.len(), 57);
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub fn global_recorder() -> Option<&'static Recorder> {
 #[inline(never)]
 fn recorder_for(provider: &'static telemetry_core::Provider) -> &'static Recorder {
     static RECORDER: OnceLock<Recorder> = OnceLock::new();
-    RECORDER.get_or_init(|| Recorder::new(provider))
+    RECORDER.get_or_init(|| {
+        crate::health::install_health();
+        Recorder::new(provider)
+    })
 }
 
 /// Starts a span for work whose events and children belong to it (see

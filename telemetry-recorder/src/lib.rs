@@ -64,6 +64,7 @@ pub mod catalog;
 mod correlation;
 mod events;
 mod global;
+pub mod health;
 mod layer;
 pub mod prometheus;
 mod recorder;
@@ -101,6 +102,7 @@ pub use global::{
     record_pane_read, record_refinery_dispatch, record_refinery_queue,
     record_scheduler_dispatch_cycle, record_witness_patrol,
 };
+pub use health::{HealthInstruments, install_health};
 pub use layer::{EXCLUDED_TARGETS, is_excluded_target, tracing_layer};
 pub use recorder::Recorder;
 pub use redact::redact_args;

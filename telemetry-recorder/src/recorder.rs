@@ -45,6 +45,7 @@ pub struct Recorder {
     hostname: Option<Arc<str>>,
     inst: Instruments,
     roadmap: RoadmapInstruments,
+    agent_log_lag: Lazy<Histogram<f64>>,
 }
 
 #[derive(Debug)]
@@ -236,6 +237,11 @@ impl Recorder {
             hostname: process_hostname().clone(),
             inst: Instruments::new(provider.meter()),
             roadmap: RoadmapInstruments::new(provider.meter()),
+            agent_log_lag: lazy(
+                provider.meter(),
+                &instrument::AGENT_LOG_LAG_SECONDS,
+                f64_histogram,
+            ),
         }
     }
 
@@ -822,6 +828,10 @@ impl Recorder {
                 AgentCounter::Events => self.inst.agent_events.add(amount.count, &attrs),
                 AgentCounter::Tokens => self.inst.token_usage.add(amount.count, &attrs),
                 AgentCounter::CostUsd => self.inst.token_cost.add(amount.usd, &attrs),
+                // agent-log's own totals, never among a usage's series.
+                AgentCounter::SkippedLines
+                | AgentCounter::UnpricedUsages
+                | AgentCounter::UnpricedTokens => {}
             }
         }
         self.agent_usage_record(usage);
@@ -876,6 +886,21 @@ impl Recorder {
     /// same start (agent-log uses its checkpoint's id).
     pub fn publish_agent_totals(&self, contributor: &str, totals: &AgentTotals) {
         self.provider.publish(contributor, totals.points());
+    }
+
+    /// Records `seconds` from a transcript record's timestamp to its confirmed export by
+    /// agent-log (`gastown.agent_log.lag_seconds`); a negative or non-finite lag (a clock
+    /// ahead of this host's) is recorded as 0.
+    pub fn agent_log_lag(&self, agent_type: &str, seconds: f64) {
+        let seconds = if seconds.is_finite() {
+            seconds.max(0.0)
+        } else {
+            0.0
+        };
+        self.agent_log_lag.record(
+            seconds,
+            &[KeyValue::new("agent_type", agent_type.to_owned())],
+        );
     }
 }
 

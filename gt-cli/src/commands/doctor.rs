@@ -1,9 +1,11 @@
 //! `gt otel doctor`: the effective configuration, a real OTLP request to each endpoint, and
-//! whether tmux and bd can be found. Exits 1 when an enabled endpoint cannot be reached.
+//! whether tmux and bd can be found, and the "Telemetry health" section (spool depth, last
+//! export success and failure per signal, from the state directory). Exits 1 when an enabled
+//! endpoint cannot be reached.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use telemetry_core::Config;
 use telemetry_core::config::redact_url;
@@ -132,6 +134,7 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
             )
         );
     }
+    telemetry_health(&config);
     let on: Vec<&str> = [
         GT_LOG_BD_OUTPUT,
         GT_LOG_PROMPT_KEYS,
@@ -180,4 +183,56 @@ fn found(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
+}
+
+/// The "Telemetry health" section: what the spool holds and what the exports of this host's gt
+/// processes last did, per signal (from `$GT_STATE_DIR/telemetry`). Informational: it never
+/// changes the exit code (the endpoint probes above do).
+fn telemetry_health(config: &Config) {
+    println!("Telemetry health:");
+    let Some(state_dir) = &config.state_dir else {
+        println!("  no state directory: no spool and no export history");
+        return;
+    };
+    match telemetry_otlp::spool_of(config).map(|spool| spool.status()) {
+        None => println!("  spool: off (GT_OTEL_SPOOL_MAX_MB=0)"),
+        Some(Err(err)) => println!("  spool: UNREADABLE: {err}"),
+        Some(Ok(status)) => {
+            let (files, records, bytes) = status.waiting.values().fold((0, 0, 0), |a, w| {
+                (a.0 + w.files, a.1 + w.records, a.2 + w.bytes)
+            });
+            let dropped: u64 = status.dropped.values().map(|d| d.records).sum();
+            println!(
+                "  spool: {files} files, {records} records, {bytes} bytes waiting (cap {} bytes); \
+                 {dropped} records dropped at the cap so far ({})",
+                status.max_bytes,
+                status.dir.display()
+            );
+        }
+    }
+    let health = telemetry_core::health::HealthFile::in_state_dir(state_dir)
+        .read()
+        .signals;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let ago = |t: Option<u64>| {
+        t.map_or("never".to_owned(), |t| {
+            format!("{} s ago", now.saturating_sub(t))
+        })
+    };
+    for signal in ["metrics", "logs", "traces"] {
+        let last = health.get(signal).cloned().unwrap_or_default();
+        let failing = last.latest().is_some_and(|(ok, _)| !ok);
+        println!(
+            "  {signal}: last success {}, last failure {}{}{}",
+            ago(last.last_success),
+            ago(last.last_failure),
+            last.last_error
+                .filter(|_| last.last_failure.is_some())
+                .map_or(String::new(), |e| format!(" ({e})")),
+            if failing { ": FAILING" } else { "" }
+        );
+    }
 }

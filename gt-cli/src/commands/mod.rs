@@ -69,6 +69,7 @@ fn with_telemetry(command: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow:
         });
     if provider.is_some() {
         continue_carried_trace();
+        telemetry_recorder::install_health();
         let resolved = gt_cli::work_source::resolve_for_process();
         for warning in &resolved.warnings {
             eprintln!("gt: warning: {warning}");

@@ -120,14 +120,20 @@ pub(crate) fn check(
     found.ok_or_else(|| format!("{expr}\n    expected {expected:?}\n    got      {last}"))
 }
 
+/// vmalert's alerts as its API returns them (empty when it does not answer).
+pub(crate) fn vmalert_alert_list(vmalert: &str) -> Vec<serde_json::Value> {
+    let body = curl(&format!("{vmalert}/api/v1/alerts"), &[]);
+    let mut json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    match json["data"]["alerts"].take() {
+        serde_json::Value::Array(alerts) => alerts,
+        _ => Vec::new(),
+    }
+}
+
 /// vmalert's alerts: (group, alert name, state, role label).
 pub(crate) fn vmalert_alerts(vmalert: &str) -> Vec<(String, String, String, String)> {
-    let body = curl(&format!("{vmalert}/api/v1/alerts"), &[]);
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    let mut alerts: Vec<_> = json["data"]["alerts"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let mut alerts: Vec<_> = vmalert_alert_list(vmalert)
+        .iter()
         .map(|a| {
             let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
             (
