@@ -25,10 +25,17 @@
 //! writer is never blocked beyond a statement and WAL content is seen as committed.
 //!
 //! # Edges
+//! OpenCode writes several rows in one millisecond (a message completed right after its last
+//! part): each read starts again at the cursor's millisecond, so a row committed after the
+//! cursor passed a row of the same millisecond is still read (rows read again add nothing).
 //! A row committed after a row with a larger `time_updated` was already read (two OpenCode
 //! processes writing the same database, one waiting for the lock with an older timestamp,
 //! or the clock going back) sorts behind the cursor and is not read. A missing database is
 //! waited for; a database that cannot be read is warned about once and retried every poll.
+//! A database deleted, or replaced by another file, while followed is a new database: opened
+//! again and read from its start, with one warning; the parser's ids keep what was exported
+//! from counting twice. Replaced while the follower was stopped, it is read from the
+//! checkpoint's cursor (rows OpenCode writes from then on have later times).
 //! It must not write to the database, talk HTTP, or parse documents itself.
 
 use std::path::{Path, PathBuf};
@@ -647,5 +654,39 @@ mod tests {
         drain(&mut second);
         assert_eq!(counts(second.sink()), (6, 5));
         assert_eq!(second.totals().usage_records, 16);
+    }
+
+    #[test]
+    fn a_message_completed_in_the_millisecond_of_a_part_already_read_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, db) = setup(dir.path());
+        let doc = |done: &str| {
+            format!(
+                r#"{{"role":"assistant","time":{{"created":5{done}}},"modelID":"m","tokens":{{"input":1,"output":7}}}}"#
+            )
+        };
+        db.execute(
+            "INSERT INTO message VALUES ('msg_a', 'ses_a', 5, 5, ?1)",
+            [doc("")],
+        )
+        .unwrap();
+        db.execute(
+            r#"INSERT INTO part VALUES ('prt_a', 'msg_a', 'ses_a', 5, 5, '{"type":"text","text":"t"}')"#,
+            [],
+        )
+        .unwrap();
+        let mut f = follower(&path, None, Memory::default());
+        drain(&mut f);
+        assert_eq!(counts(f.sink()), (0, 1));
+        // Completed in the same millisecond, after the part was read: sorts before the cursor.
+        db.execute(
+            "UPDATE message SET data = ?1 WHERE id = 'msg_a'",
+            [doc(r#","completed":5"#)],
+        )
+        .unwrap();
+        drain(&mut f);
+        assert_eq!(counts(f.sink()), (1, 1));
+        drain(&mut f);
+        assert_eq!(counts(f.sink()), (1, 1), "read again, counted once");
     }
 }

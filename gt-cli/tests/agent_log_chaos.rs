@@ -9,6 +9,18 @@
 //! restart (files keep changing while it is stopped), and a backend that refuses (500/503),
 //! closes the connection or hangs for a while.
 //!
+//! OpenCode ([`Agent::OpenCode`], [`Chaos::step_opencode`]): against a real SQLite database in
+//! WAL mode, written as OpenCode writes it (a millisecond clock bumped on every write, often
+//! several rows in one millisecond): finished turns (message and parts, in a transaction or
+//! not), messages left unfinished whose tokens grow and that complete later (sometimes written
+//! again once complete), aborted messages (an error, no `time.completed`: counted, as
+//! agent-transcripts' OpenCode parser documents), parts finished later, turns and unfinished
+//! messages of another work directory's sessions, user messages, WAL checkpoints and VACUUM,
+//! the database deleted and created again (a new database: read from its start), plus the
+//! same restarts and backend failures. Messages never finished must not be exported (the
+//! follower holds them), nor any of the other directory's; the usage carries the finished
+//! version's output tokens.
+//!
 //! Invariants, checked once everything settled:
 //! - every API message whose line is in a followed file at the end arrived at least once as an
 //!   `agent.usage` record in a request the receiver *accepted* (records of refused requests do
@@ -42,13 +54,23 @@ use serde_json::{Value as Json, json};
 const CI_BUDGET: usize = 200;
 
 /// Seeds that found bugs, replayed on every run (agent, seed, budget, what it found).
-const REGRESSION_SEEDS: &[(Agent, u64, usize, &str)] = &[(
-    Agent::Claude,
-    433_230_931,
-    300,
-    "usage held back by the parser at a stop (or whose idle flush failed) was never released \
-     when no line followed: lost (fixed in tail.rs: a restored or rewound parser is flushed)",
-)];
+const REGRESSION_SEEDS: &[(Agent, u64, usize, &str)] = &[
+    (
+        Agent::Claude,
+        433_230_931,
+        300,
+        "usage held back by the parser at a stop (or whose idle flush failed) was never released \
+         when no line followed: lost (fixed in tail.rs: a restored or rewound parser is flushed)",
+    ),
+    (
+        Agent::OpenCode,
+        521_584_352,
+        200,
+        "a message completed in the same millisecond as its last part, committed after the \
+         follower had read that part, sorted behind the cursor: held unfinished forever \
+         (fixed in opencode_db.rs: each read starts again at the cursor's millisecond)",
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Agent {
@@ -1364,4 +1386,40 @@ fn timestamps_are_rfc3339_and_ordered() {
     assert_eq!(ts(0), "2026-01-05T00:00:00.000Z");
     assert_eq!(ts(3_723_004), "2026-01-05T01:02:03.004Z");
     assert!(ts(999) < ts(1000));
+}
+
+/// Issue 16: OpenCode's database deleted and created again while followed (its rows written
+/// at earlier times than the old cursor, as a restored or copied database has them) is a new
+/// database: read from its start, with one warning. Before, the follower's open connection
+/// went on reading the deleted file and the new database was never read until a restart.
+#[test]
+fn an_opencode_database_replaced_while_followed_is_read_from_its_start() {
+    let mut chaos = Chaos::new(Agent::OpenCode, 1);
+    chaos.oc_turns(3, true);
+    chaos.start();
+    let arrived = |c: &Chaos| {
+        let got: HashSet<String> = c.usages().iter().filter_map(|r| c.key_of(r)).collect();
+        c.required().is_subset(&got)
+    };
+    assert!(poll_until(WAIT, || arrived(&chaos)), "{}", chaos.stderr());
+    let db = chaos.oc.as_mut().unwrap();
+    db.conn.take();
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", db.path.display()));
+    }
+    db.finished_in_db.clear();
+    db.clock -= 1_000_000;
+    db.create();
+    chaos.oc_turns(4, true);
+    assert_eq!(chaos.required().len(), 4);
+    assert!(poll_until(WAIT, || arrived(&chaos)), "{}", chaos.stderr());
+    let (status, _) = chaos.gt.take().unwrap().terminate();
+    assert!(status.success());
+    let stderr = chaos.stderr();
+    assert_eq!(
+        stderr.matches("was replaced by another database").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(chaos.usages().len(), 7, "{stderr}");
 }
