@@ -743,6 +743,13 @@ impl Chaos {
             ));
         }
         let mut gt = self.gt.take().unwrap();
+        // Everything may have arrived before the last follower, just started, handles SIGTERM.
+        let pid = gt.child.id();
+        assert!(
+            poll_until(WAIT, || catches_sigterm(pid)),
+            "{}",
+            self.stderr()
+        );
         let (status, _) = gt.terminate();
         if !status.success() {
             self.fail(&format!("the last follower exited with {status}"));
@@ -1159,6 +1166,17 @@ impl Chaos {
             _ => self.pause(),
         }
     }
+}
+
+/// Whether process `pid` has its SIGTERM handler installed (`SigCgt` in /proc/PID/status).
+fn catches_sigterm(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let mask = s.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (rustix::process::Signal::TERM.as_raw() - 1)) != 0)
 }
 
 /// Exactly-once token counters: the output tokens summed on `gastown.token.usage` across the followers' series equal the
