@@ -1087,21 +1087,16 @@ impl Chaos {
                 db.pending.push(p);
                 format!("oc: {id} grows")
             }
-            42..52 => {
+            roll @ 42..56 => {
+                // Completed (42..52) or aborted (52..56).
+                let aborted = roll >= 52;
+                let how = if aborted { "aborted" } else { "completed" };
                 let Some(p) = self.oc_take_pending() else {
-                    return "oc: no message to complete".into();
+                    return format!("oc: no message to finish ({how})");
                 };
                 let id = p.id.clone();
-                self.oc_finish(p, false);
-                format!("oc: {id} completed")
-            }
-            52..56 => {
-                let Some(p) = self.oc_take_pending() else {
-                    return "oc: no message to abort".into();
-                };
-                let id = p.id.clone();
-                self.oc_finish(p, true);
-                format!("oc: {id} aborted")
+                self.oc_finish(p, aborted);
+                format!("oc: {id} {how}")
             }
             56..62 => {
                 let (db, rng) = self.oc();
