@@ -25,10 +25,17 @@
 //! writer is never blocked beyond a statement and WAL content is seen as committed.
 //!
 //! # Edges
+//! OpenCode writes several rows in one millisecond (a message completed right after its last
+//! part): each read starts again at the cursor's millisecond, so a row committed after the
+//! cursor passed a row of the same millisecond is still read (rows read again add nothing).
 //! A row committed after a row with a larger `time_updated` was already read (two OpenCode
 //! processes writing the same database, one waiting for the lock with an older timestamp,
 //! or the clock going back) sorts behind the cursor and is not read. A missing database is
 //! waited for; a database that cannot be read is warned about once and retried every poll.
+//! A database deleted, or replaced by another file, while followed is a new database: opened
+//! again and read from its start, with one warning; the parser's ids keep what was exported
+//! from counting twice. Replaced while the follower was stopped, it is read from the
+//! checkpoint's cursor (rows OpenCode writes from then on have later times).
 //! It must not write to the database, talk HTTP, or parse documents itself.
 
 use std::path::{Path, PathBuf};
@@ -247,6 +254,23 @@ pub struct Database {
     /// Rows were committed since the last checkpoint write.
     unsaved: bool,
     read_warned: bool,
+    /// The identity of the file `conn` was opened on.
+    opened: Option<FileId>,
+}
+
+/// What tells one database file from another at the same path: device, inode and birth time
+/// (an inode number is reused once the old file is gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId(u64, u64, Option<SystemTime>);
+
+impl FileId {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::metadata(path)
+            .ok()
+            .filter(std::fs::Metadata::is_file)?;
+        Some(Self(m.dev(), m.ino(), m.created().ok()))
+    }
 }
 
 impl std::fmt::Debug for Database {
@@ -293,6 +317,7 @@ impl Database {
             cursor,
             unsaved: false,
             read_warned: false,
+            opened: None,
         }
     }
 
@@ -338,12 +363,35 @@ impl Database {
         }
     }
 
+    /// Opens the database when it is not open, and again when the file at its path is no
+    /// longer the one open (deleted, or replaced by another database: an open connection
+    /// would go on reading the old file's rows forever). A replacement is a new database: it
+    /// is read from its start, the parser's message and part ids keeping what was exported
+    /// from being counted again.
     fn connect(&mut self) {
-        if self.conn.is_none() && self.path.is_file() {
-            match open_read_only(&self.path) {
-                Ok(c) => self.conn = Some(c),
-                Err(err) => self.warn_read(&err),
+        let now = FileId::of(&self.path);
+        if self.conn.is_some() && now != self.opened {
+            self.conn = None;
+        }
+        let Some(now) = now.filter(|_| self.conn.is_none()) else {
+            return;
+        };
+        match open_read_only(&self.path) {
+            Ok(c) => {
+                if self.opened.is_some_and(|old| old != now) {
+                    eprintln!(
+                        "gt agent-log: warning: {} was replaced by another database; reading \
+                         it from its start",
+                        self.path.display()
+                    );
+                    self.cursor = None;
+                    self.committed = None;
+                    self.unsaved = true;
+                }
+                self.opened = Some(now);
+                self.conn = Some(c);
             }
+            Err(err) => self.warn_read(&err),
         }
     }
 }
@@ -374,12 +422,27 @@ impl BatchSource for Database {
             more,
             ..ReadEnd::default()
         };
+        // The first query starts again at the cursor's millisecond: OpenCode writes several
+        // rows in one millisecond, and a row committed after the cursor passed a row of the
+        // same millisecond with a larger (table, id) (a message completed right after its
+        // last part) would sort behind it. Rows read again add nothing: the parser emits each
+        // message and part once.
+        let mut first = true;
         while *budget > 0 {
             self.connect();
             let Some(conn) = self.conn.as_ref() else {
                 return more(false);
             };
-            let rows = match query(conn, &self.sessions, self.cursor.as_ref(), ROWS_PER_QUERY) {
+            let from = match &self.cursor {
+                // A `since` start has no id: it is no row, nothing of its millisecond was read.
+                Some(c) if std::mem::take(&mut first) && !c.id.is_empty() => Some(RowKey {
+                    table: 0,
+                    id: String::new(),
+                    ..c.clone()
+                }),
+                c => c.clone(),
+            };
+            let rows = match query(conn, &self.sessions, from.as_ref(), ROWS_PER_QUERY) {
                 Ok(rows) => rows,
                 Err(err) => {
                     self.warn_read(&err);
@@ -397,8 +460,10 @@ impl BatchSource for Database {
                     message_id: row.message_id.as_deref(),
                 };
                 let outcome = self.parser.parse_document(&row.data, ids, &mut events);
-                out.batch().skipped.record(outcome);
-                self.cursor = Some(row.key);
+                if self.cursor.as_ref().is_none_or(|c| row.key > *c) {
+                    out.batch().skipped.record(outcome);
+                    self.cursor = Some(row.key);
+                }
                 for event in events.drain(..) {
                     *budget = budget.saturating_sub(out.record(AgentKind::OpenCode, &event));
                 }
@@ -589,5 +654,39 @@ mod tests {
         drain(&mut second);
         assert_eq!(counts(second.sink()), (6, 5));
         assert_eq!(second.totals().usage_records, 16);
+    }
+
+    #[test]
+    fn a_message_completed_in_the_millisecond_of_a_part_already_read_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, db) = setup(dir.path());
+        let doc = |done: &str| {
+            format!(
+                r#"{{"role":"assistant","time":{{"created":5{done}}},"modelID":"m","tokens":{{"input":1,"output":7}}}}"#
+            )
+        };
+        db.execute(
+            "INSERT INTO message VALUES ('msg_a', 'ses_a', 5, 5, ?1)",
+            [doc("")],
+        )
+        .unwrap();
+        db.execute(
+            r#"INSERT INTO part VALUES ('prt_a', 'msg_a', 'ses_a', 5, 5, '{"type":"text","text":"t"}')"#,
+            [],
+        )
+        .unwrap();
+        let mut f = follower(&path, None, Memory::default());
+        drain(&mut f);
+        assert_eq!(counts(f.sink()), (0, 1));
+        // Completed in the same millisecond, after the part was read: sorts before the cursor.
+        db.execute(
+            "UPDATE message SET data = ?1 WHERE id = 'msg_a'",
+            [doc(r#","completed":5"#)],
+        )
+        .unwrap();
+        drain(&mut f);
+        assert_eq!(counts(f.sink()), (1, 1));
+        drain(&mut f);
+        assert_eq!(counts(f.sink()), (1, 1), "read again, counted once");
     }
 }

@@ -9,6 +9,18 @@
 //! restart (files keep changing while it is stopped), and a backend that refuses (500/503),
 //! closes the connection or hangs for a while.
 //!
+//! OpenCode ([`Agent::OpenCode`], [`Chaos::step_opencode`]): against a real SQLite database in
+//! WAL mode, written as OpenCode writes it (a millisecond clock bumped on every write, often
+//! several rows in one millisecond): finished turns (message and parts, in a transaction or
+//! not), messages left unfinished whose tokens grow and that complete later (sometimes written
+//! again once complete), aborted messages (an error, no `time.completed`: counted, as
+//! agent-transcripts' OpenCode parser documents), parts finished later, turns and unfinished
+//! messages of another work directory's sessions, user messages, WAL checkpoints and VACUUM,
+//! the database deleted and created again (a new database: read from its start), plus the
+//! same restarts and backend failures. Messages never finished must not be exported (the
+//! follower holds them), nor any of the other directory's; the usage carries the finished
+//! version's output tokens.
+//!
 //! Invariants, checked once everything settled:
 //! - every API message whose line is in a followed file at the end arrived at least once as an
 //!   `agent.usage` record in a request the receiver *accepted* (records of refused requests do
@@ -34,6 +46,7 @@ use std::time::{Duration, Instant};
 
 use agent_log_common::{Running, Town, WAIT, append, poll_until};
 use otlp_capture::{LogRecord, Mode, PointValue, Receiver, Value};
+use rusqlite::Connection;
 use serde_json::{Value as Json, json};
 
 /// Operations per run and agent kind in CI: about 10 s each on a quiet 2-core machine, a few
@@ -41,18 +54,29 @@ use serde_json::{Value as Json, json};
 const CI_BUDGET: usize = 200;
 
 /// Seeds that found bugs, replayed on every run (agent, seed, budget, what it found).
-const REGRESSION_SEEDS: &[(Agent, u64, usize, &str)] = &[(
-    Agent::Claude,
-    433_230_931,
-    300,
-    "usage held back by the parser at a stop (or whose idle flush failed) was never released \
-     when no line followed: lost (fixed in tail.rs: a restored or rewound parser is flushed)",
-)];
+const REGRESSION_SEEDS: &[(Agent, u64, usize, &str)] = &[
+    (
+        Agent::Claude,
+        433_230_931,
+        300,
+        "usage held back by the parser at a stop (or whose idle flush failed) was never released \
+         when no line followed: lost (fixed in tail.rs: a restored or rewound parser is flushed)",
+    ),
+    (
+        Agent::OpenCode,
+        521_584_352,
+        200,
+        "a message completed in the same millisecond as its last part, committed after the \
+         follower had read that part, sorted behind the cursor: held unfinished forever \
+         (fixed in opencode_db.rs: each read starts again at the cursor's millisecond)",
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Agent {
     Claude,
     Codex,
+    OpenCode,
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -117,6 +141,9 @@ impl File {
 struct Owner {
     session: String,
     model: String,
+    /// The output tokens its usage must carry, when the generator knows them (OpenCode: the
+    /// finished version's).
+    output: Option<u64>,
 }
 
 struct Chaos {
@@ -136,6 +163,8 @@ struct Chaos {
     next_msg: u64,
     truth: HashMap<String, Owner>,
     ops: Vec<String>,
+    /// OpenCode's side (for [`Agent::OpenCode`]).
+    oc: Option<OpenCodeDb>,
 }
 
 const MODELS: &[&str] = &["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"];
@@ -145,6 +174,7 @@ const SESSION: &str = "gt-chaos";
 impl Chaos {
     fn new(agent: Agent, seed: u64) -> Self {
         let town = Town::new();
+        let oc = (agent == Agent::OpenCode).then(|| OpenCodeDb::new(&town));
         let codex_home = town.dir.path().join("codex");
         Self {
             agent,
@@ -163,6 +193,7 @@ impl Chaos {
             next_msg: 0,
             truth: HashMap::new(),
             ops: Vec::new(),
+            oc,
         }
     }
 
@@ -170,6 +201,7 @@ impl Chaos {
         match self.agent {
             Agent::Claude => self.town.project(),
             Agent::Codex => self.codex_home.join("sessions/2026/01/05"),
+            Agent::OpenCode => unreachable!("OpenCode has no transcript files"),
         }
     }
 
@@ -179,9 +211,16 @@ impl Chaos {
             .town
             .follow(SESSION, &self.rx.url("/v1/logs"), &self.rx);
         cmd.env("GT_STATE_DIR", self.town.dir.path().join("gt-state"));
-        if self.agent == Agent::Codex {
-            cmd.args(["--agent", "codex"])
-                .env("CODEX_HOME", &self.codex_home);
+        match self.agent {
+            Agent::Codex => {
+                cmd.args(["--agent", "codex"])
+                    .env("CODEX_HOME", &self.codex_home);
+            }
+            Agent::OpenCode => {
+                cmd.args(["--agent", "opencode"])
+                    .env("XDG_DATA_HOME", self.town.dir.path().join("data"));
+            }
+            Agent::Claude => {}
         }
         let stderr = self.town.dir.path().join(format!("stderr.{}", self.runs));
         self.gt = Some(Running::start(&mut cmd, stderr));
@@ -222,6 +261,7 @@ impl Chaos {
                     CODEX_MODELS[self.rng.usize(..CODEX_MODELS.len())].to_owned(),
                 )
             }
+            Agent::OpenCode => unreachable!("OpenCode has no transcript files"),
         };
         self.files.push(File {
             path,
@@ -265,7 +305,14 @@ impl Chaos {
         match self.agent {
             Agent::Claude => {
                 let id = format!("msg_{n}");
-                self.truth.insert(id.clone(), Owner { session, model });
+                self.truth.insert(
+                    id.clone(),
+                    Owner {
+                        session,
+                        model,
+                        output: None,
+                    },
+                );
                 let chunks = if self.rng.u8(..4) == 0 {
                     self.rng.u64(2..5)
                 } else {
@@ -282,10 +329,17 @@ impl Chaos {
                     })
                     .collect()
             }
+            Agent::OpenCode => unreachable!("OpenCode messages are rows"),
             Agent::Codex => {
                 let out = n;
-                self.truth
-                    .insert(format!("out:{out}"), Owner { session, model });
+                self.truth.insert(
+                    format!("out:{out}"),
+                    Owner {
+                        session,
+                        model,
+                        output: None,
+                    },
+                );
                 // Codex totals are cumulative over the file.
                 let (tin, tout) = self.files[i]
                     .lines
@@ -390,6 +444,9 @@ impl Chaos {
                 return "backend back".into();
             }
         }
+        if self.agent == Agent::OpenCode {
+            return self.step_opencode();
+        }
         let header_len = if self.agent == Agent::Codex { 2 } else { 0 };
         match self.rng.u32(..100) {
             0..30 => {
@@ -479,7 +536,9 @@ impl Chaos {
                         let keep = self.rng.usize(header_len.min(old.len())..=old.len());
                         old[..keep].to_vec()
                     }
-                    Agent::Claude => old.into_iter().filter(|_| self.rng.u8(..3) > 0).collect(),
+                    Agent::Claude | Agent::OpenCode => {
+                        old.into_iter().filter(|_| self.rng.u8(..3) > 0).collect()
+                    }
                 };
                 let lines = lines
                     .into_iter()
@@ -518,12 +577,26 @@ impl Chaos {
                 self.write_new(i, lines, false);
                 format!("new file {i}")
             }
-            86..90 if self.gt.is_some() => {
+            roll @ 86..97 => self.disturb(roll - 86).unwrap_or_else(|| self.pause()),
+            _ => self.pause(),
+        }
+    }
+
+    fn pause(&mut self) -> String {
+        std::thread::sleep(Duration::from_millis(self.rng.u64(0..400)));
+        "pause".into()
+    }
+
+    /// `roll` in 0..11: kill -9 (0..4), SIGTERM (4..7) or a backend failure (7..11), when
+    /// possible now.
+    fn disturb(&mut self, roll: u32) -> Option<String> {
+        Some(match roll {
+            0..4 if self.gt.is_some() => {
                 self.gt.take().unwrap().kill9();
                 self.stopped_for = self.rng.usize(..4);
                 format!("kill -9 (stopped for {} ops)", self.stopped_for)
             }
-            90..93 if self.gt.is_some() => {
+            4..7 if self.gt.is_some() => {
                 let mut gt = self.gt.take().unwrap();
                 gt.signal(rustix::process::Signal::TERM);
                 let exited = poll_until(Duration::from_secs(30), || {
@@ -538,7 +611,7 @@ impl Chaos {
                 self.stopped_for = self.rng.usize(..4);
                 format!("SIGTERM (stopped for {} ops)", self.stopped_for)
             }
-            93..97 if self.outage_for == 0 => {
+            7..11 if self.outage_for == 0 => {
                 let mode = match self.rng.u8(..4) {
                     0 => Mode::Status(500),
                     1 => Mode::Status(503),
@@ -549,15 +622,15 @@ impl Chaos {
                 self.outage_for = self.rng.usize(2..10);
                 format!("backend {mode:?} for {} ops", self.outage_for)
             }
-            _ => {
-                std::thread::sleep(Duration::from_millis(self.rng.u64(0..400)));
-                "pause".into()
-            }
-        }
+            _ => return None,
+        })
     }
 
     /// The keys of the usages whose line is in a followed file now.
     fn required(&self) -> HashSet<String> {
+        if let Some(oc) = &self.oc {
+            return oc.finished_in_db.clone();
+        }
         self.files
             .iter()
             .filter_map(|f| std::fs::read_to_string(&f.path).ok())
@@ -574,7 +647,7 @@ impl Chaos {
                     continue;
                 };
                 match self.agent {
-                    Agent::Claude => {
+                    Agent::Claude | Agent::OpenCode => {
                         if let Some(id) = v["message"]["id"].as_str() {
                             keys.insert(id.to_owned());
                         }
@@ -593,7 +666,7 @@ impl Chaos {
 
     fn key_of(&self, r: &LogRecord) -> Option<String> {
         match self.agent {
-            Agent::Claude => r.str_attr("message_id").map(str::to_owned),
+            Agent::Claude | Agent::OpenCode => r.str_attr("message_id").map(str::to_owned),
             Agent::Codex => match r.attr("output_tokens") {
                 Some(Value::Int(i)) => Some(format!("out:{i}")),
                 _ => None,
@@ -670,6 +743,13 @@ impl Chaos {
             ));
         }
         let mut gt = self.gt.take().unwrap();
+        // Everything may have arrived before the last follower, just started, handles SIGTERM.
+        let pid = gt.child.id();
+        assert!(
+            poll_until(WAIT, || catches_sigterm(pid)),
+            "{}",
+            self.stderr()
+        );
         let (status, _) = gt.terminate();
         if !status.success() {
             self.fail(&format!("the last follower exited with {status}"));
@@ -687,12 +767,411 @@ impl Chaos {
                     "usage {key} carries {got:?}, written as {owner:?}"
                 ));
             }
+            if let Some(want) = owner.output
+                && r.attr("output_tokens") != Some(&Value::Int(want as i64))
+            {
+                self.fail(&format!(
+                    "usage {key} carries output tokens {:?}, finished with {want}",
+                    r.attr("output_tokens")
+                ));
+            }
         }
         if self.stderr().contains("panicked") {
             self.fail("a follower panicked");
         }
         assert_tokens_counted_once(self);
     }
+}
+
+/// OpenCode's tables, the columns agent-log reads (agent_log_opencode.rs creates the whole
+/// Drizzle schema).
+const OC_SCHEMA: &str = "
+CREATE TABLE session (id TEXT PRIMARY KEY, directory TEXT NOT NULL,
+    time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL);
+CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT NOT NULL,
+    time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX message_session_idx ON message(session_id);
+CREATE TABLE part (id TEXT PRIMARY KEY, message_id TEXT NOT NULL, session_id TEXT NOT NULL,
+    time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX part_session_idx ON part(session_id);";
+
+/// An assistant message still streaming (no `time.completed`, no error).
+#[derive(Debug, Clone)]
+struct OcPending {
+    id: String,
+    session: String,
+    model: String,
+    ours: bool,
+    created: i64,
+    /// (input, output, reasoning) so far.
+    tokens: (u64, u64, u64),
+}
+
+/// OpenCode's side of the chaos: its database, written as OpenCode writes it (WAL, a
+/// millisecond clock bumped on every write, several rows often in one millisecond).
+struct OpenCodeDb {
+    path: PathBuf,
+    ours_dir: String,
+    theirs_dir: String,
+    conn: Option<Connection>,
+    clock: i64,
+    /// Databases created so far (a delete and recreate makes a new one).
+    generation: u64,
+    /// (session id, of our work dir).
+    sessions: Vec<(String, bool)>,
+    pending: Vec<OcPending>,
+    /// Parts written unfinished: (part id, message id, session id, finished document).
+    parts: Vec<(String, String, String, Json)>,
+    /// Our finished messages in the current database: the ones that must arrive.
+    finished_in_db: HashSet<String>,
+    next: u64,
+}
+
+impl OpenCodeDb {
+    fn new(town: &Town) -> Self {
+        let dir = town.dir.path().join("data/opencode");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut db = Self {
+            path: dir.join("opencode.db"),
+            ours_dir: town.work_dir().to_string_lossy().into_owned(),
+            theirs_dir: town
+                .dir
+                .path()
+                .join("srv/town_2")
+                .to_string_lossy()
+                .into_owned(),
+            conn: None,
+            clock: 1_767_600_000_000,
+            generation: 0,
+            sessions: Vec::new(),
+            pending: Vec::new(),
+            parts: Vec::new(),
+            finished_in_db: HashSet::new(),
+            next: 0,
+        };
+        db.create();
+        db
+    }
+
+    fn conn(&self) -> &Connection {
+        self.conn.as_ref().unwrap()
+    }
+
+    /// A new database: schema, two sessions of ours and one of the other directory.
+    fn create(&mut self) {
+        self.generation += 1;
+        let conn = Connection::open(&self.path).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(OC_SCHEMA).unwrap();
+        self.conn = Some(conn);
+        self.sessions.clear();
+        for ours in [true, true, false] {
+            self.new_session(ours);
+        }
+    }
+
+    fn tick(&mut self, rng: &mut fastrand::Rng) -> i64 {
+        // Often the same millisecond as the previous write.
+        self.clock += rng.i64(0..3);
+        self.clock
+    }
+
+    fn new_session(&mut self, ours: bool) -> String {
+        self.next += 1;
+        let id = format!("ses_{}_{:04}", self.generation, self.next);
+        let dir = if ours {
+            &self.ours_dir
+        } else {
+            &self.theirs_dir
+        };
+        self.conn()
+            .execute(
+                "INSERT INTO session VALUES (?1, ?2, ?3, ?3)",
+                rusqlite::params![id, dir, self.clock],
+            )
+            .unwrap();
+        self.sessions.push((id.clone(), ours));
+        id
+    }
+
+    fn session(&self, rng: &mut fastrand::Rng, ours: bool) -> String {
+        let of: Vec<&String> = self
+            .sessions
+            .iter()
+            .filter(|(_, o)| *o == ours)
+            .map(|(s, _)| s)
+            .collect();
+        of[rng.usize(..of.len())].clone()
+    }
+
+    /// Upserts a message row (OpenCode bumps `time_updated` on every write).
+    fn put_message(&mut self, rng: &mut fastrand::Rng, session: &str, id: &str, data: &Json) {
+        let t = self.tick(rng);
+        self.conn()
+            .execute(
+                "INSERT INTO message VALUES (?1, ?2, ?3, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET data = excluded.data, time_updated = ?3",
+                rusqlite::params![id, session, t, data.to_string()],
+            )
+            .unwrap();
+    }
+
+    fn put_part(
+        &mut self,
+        rng: &mut fastrand::Rng,
+        (session, message, id): (&str, &str, &str),
+        data: &Json,
+    ) {
+        let t = self.tick(rng);
+        self.conn()
+            .execute(
+                "INSERT INTO part VALUES (?1, ?2, ?3, ?4, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET data = excluded.data, time_updated = ?4",
+                rusqlite::params![id, message, session, t, data.to_string()],
+            )
+            .unwrap();
+    }
+
+    fn message_doc(p: &OcPending, completed: Option<i64>, aborted: bool, cost: bool) -> Json {
+        let (input, output, reasoning) = p.tokens;
+        let mut doc = json!({"role": "assistant", "time": {"created": p.created},
+            "modelID": p.model, "providerID": "anthropic",
+            "tokens": {"input": input, "output": output, "reasoning": reasoning,
+                       "cache": {"read": input / 2, "write": 1}}});
+        if let Some(t) = completed {
+            doc["time"]["completed"] = json!(t);
+        }
+        if aborted {
+            doc["error"] = json!({"name": "MessageAbortedError", "data": {"message": "Aborted"}});
+        }
+        if cost {
+            doc["cost"] = json!(0.25);
+        }
+        doc
+    }
+}
+
+impl Chaos {
+    fn oc(&mut self) -> (&mut OpenCodeDb, &mut fastrand::Rng) {
+        (self.oc.as_mut().unwrap(), &mut self.rng)
+    }
+
+    /// A new assistant message of `ours` (or the other directory's) session, unfinished.
+    fn oc_start_message(&mut self, ours: bool) -> OcPending {
+        let (db, rng) = self.oc();
+        db.next += 1;
+        let session = db.session(rng, ours);
+        let p = OcPending {
+            id: format!("msg_{:08}", db.next),
+            session,
+            model: MODELS[rng.usize(..MODELS.len())].to_owned(),
+            ours,
+            created: db.clock,
+            tokens: (rng.u64(1..50), rng.u64(0..20), rng.u64(0..3)),
+        };
+        let doc = OpenCodeDb::message_doc(&p, None, false, false);
+        db.put_message(rng, &p.session, &p.id, &doc);
+        p
+    }
+
+    /// Finishes `p`: completed (or aborted: an error, no `time.completed`), with its parts.
+    fn oc_finish(&mut self, mut p: OcPending, aborted: bool) {
+        let (db, rng) = self.oc();
+        p.tokens.1 += rng.u64(1..200);
+        let completed = (!aborted).then_some(db.clock + 1);
+        let doc = OpenCodeDb::message_doc(&p, completed, aborted, false);
+        db.put_message(rng, &p.session, &p.id, &doc);
+        if rng.u8(..3) == 0 {
+            // Written again once finished (cost added): counted once all the same.
+            let doc = OpenCodeDb::message_doc(&p, completed, aborted, true);
+            db.put_message(rng, &p.session, &p.id, &doc);
+        }
+        if p.ours {
+            db.finished_in_db.insert(p.id.clone());
+            self.truth.insert(
+                p.id.clone(),
+                Owner {
+                    session: p.session.clone(),
+                    model: p.model.clone(),
+                    output: Some(p.tokens.1 + p.tokens.2),
+                },
+            );
+        }
+    }
+
+    /// Parts of message `p`: a text part and maybe a tool, each finished or left running.
+    fn oc_parts(&mut self, p: &OcPending, finished: bool) {
+        let (db, rng) = self.oc();
+        let ids = (p.session.as_str(), p.id.as_str());
+        let kinds = rng.usize(1..3);
+        for k in 0..kinds {
+            db.next += 1;
+            let id = format!("prt_{:08}", db.next);
+            let start = db.clock;
+            let done = if k == 0 {
+                json!({"type": "text", "text": format!("answer {}", p.id),
+                       "time": {"start": start, "end": start + 3}})
+            } else {
+                json!({"type": "tool", "tool": "bash", "callID": format!("call_{id}"),
+                       "state": {"status": "completed", "input": {"command": "ls"},
+                                 "output": "a b", "time": {"start": start, "end": start + 2}}})
+            };
+            if finished || rng.bool() {
+                db.put_part(rng, (ids.0, ids.1, &id), &done);
+            } else {
+                let mut running = done.clone();
+                if k == 0 {
+                    running["time"] = json!({"start": start});
+                } else {
+                    running["state"] = json!({"status": "running", "input": {"command": "ls"},
+                                              "time": {"start": start}});
+                }
+                db.put_part(rng, (ids.0, ids.1, &id), &running);
+                db.parts.push((id, p.id.clone(), p.session.clone(), done));
+            }
+        }
+    }
+
+    /// `n` finished turns (message and parts) in `ours` (or the other directory's) sessions.
+    fn oc_turns(&mut self, n: usize, ours: bool) {
+        let tx = self.rng.bool();
+        if tx {
+            self.oc().0.conn().execute_batch("BEGIN").unwrap();
+        }
+        for _ in 0..n {
+            let p = self.oc_start_message(ours);
+            self.oc_parts(&p, true);
+            self.oc_finish(p, false);
+        }
+        if tx {
+            self.oc().0.conn().execute_batch("COMMIT").unwrap();
+        }
+    }
+
+    /// Takes a random pending message.
+    fn oc_take_pending(&mut self) -> Option<OcPending> {
+        let (db, rng) = self.oc();
+        (!db.pending.is_empty()).then(|| {
+            let i = rng.usize(..db.pending.len());
+            db.pending.swap_remove(i)
+        })
+    }
+
+    /// One random operation against OpenCode's database; returns its description.
+    fn step_opencode(&mut self) -> String {
+        match self.rng.u32(..100) {
+            0..22 => {
+                let n = self.rng.usize(1..6);
+                self.oc_turns(n, true);
+                format!("oc: {n} turns")
+            }
+            22..32 => {
+                let ours = self.rng.u8(..4) > 0;
+                let p = self.oc_start_message(ours);
+                self.oc_parts(&p, false);
+                let id = p.id.clone();
+                self.oc().0.pending.push(p);
+                format!("oc: unfinished {id} (ours {ours})")
+            }
+            32..42 => {
+                let Some(mut p) = self.oc_take_pending() else {
+                    return "oc: no message to grow".into();
+                };
+                let (db, rng) = self.oc();
+                p.tokens.1 += rng.u64(1..100);
+                p.tokens.2 += rng.u64(0..10);
+                let doc = OpenCodeDb::message_doc(&p, None, false, false);
+                db.put_message(rng, &p.session, &p.id, &doc);
+                let id = p.id.clone();
+                db.pending.push(p);
+                format!("oc: {id} grows")
+            }
+            roll @ 42..56 => {
+                // Completed (42..52) or aborted (52..56).
+                let aborted = roll >= 52;
+                let how = if aborted { "aborted" } else { "completed" };
+                let Some(p) = self.oc_take_pending() else {
+                    return format!("oc: no message to finish ({how})");
+                };
+                let id = p.id.clone();
+                self.oc_finish(p, aborted);
+                format!("oc: {id} {how}")
+            }
+            56..62 => {
+                let (db, rng) = self.oc();
+                if db.parts.is_empty() {
+                    return "oc: no part to finish".into();
+                }
+                let (id, msg, session, doc) = db.parts.swap_remove(rng.usize(..db.parts.len()));
+                db.put_part(rng, (&session, &msg, &id), &doc);
+                format!("oc: part {id} finished")
+            }
+            62..68 => {
+                let n = self.rng.usize(1..4);
+                self.oc_turns(n, false);
+                format!("oc: {n} turns of the other directory")
+            }
+            68..71 => {
+                let (db, rng) = self.oc();
+                let session = db.session(rng, true);
+                db.next += 1;
+                let id = format!("msg_{:08}", db.next);
+                let doc = json!({"role": "user", "time": {"created": db.clock}});
+                db.put_message(rng, &session, &id, &doc);
+                format!("oc: user message {id}")
+            }
+            71..75 => {
+                let (db, rng) = self.oc();
+                let how = match rng.u8(..3) {
+                    0 => "PRAGMA wal_checkpoint(PASSIVE)",
+                    1 => "PRAGMA wal_checkpoint(TRUNCATE)",
+                    _ => "VACUUM",
+                };
+                // A checkpoint blocked by the follower's read answers busy, not an error.
+                let _ = db.conn().query_row(how, [], |_| Ok(()));
+                if how == "VACUUM" {
+                    db.conn().execute_batch(how).unwrap();
+                }
+                format!("oc: {how}")
+            }
+            75..78 => {
+                let (db, rng) = self.oc();
+                db.conn.take();
+                for ext in ["", "-wal", "-shm"] {
+                    let p = PathBuf::from(format!("{}{ext}", db.path.display()));
+                    let _ = std::fs::remove_file(p);
+                }
+                // What was pending or finished there is gone with it.
+                db.pending.clear();
+                db.parts.clear();
+                db.finished_in_db.clear();
+                std::thread::sleep(Duration::from_millis(rng.u64(0..300)));
+                db.create();
+                let n = self.rng.usize(0..3);
+                self.oc_turns(n, true);
+                format!("oc: database deleted and recreated (+{n} turns)")
+            }
+            78..80 => {
+                let ours = self.rng.bool();
+                let id = self.oc().0.new_session(ours);
+                format!("oc: new session {id} (ours {ours})")
+            }
+            roll @ 80..91 => self.disturb(roll - 80).unwrap_or_else(|| self.pause()),
+            _ => self.pause(),
+        }
+    }
+}
+
+/// Whether process `pid` has its SIGTERM handler installed (`SigCgt` in /proc/PID/status).
+fn catches_sigterm(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let mask = s.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (rustix::process::Signal::TERM.as_raw() - 1)) != 0)
 }
 
 /// Exactly-once token counters: the output tokens summed on `gastown.token.usage` across the followers' series equal the
@@ -756,7 +1235,7 @@ fn run_chaos(agent: Agent, seed: u64, budget: usize) {
     chaos.settle_and_check();
     eprintln!(
         "chaos {agent:?}: seed {seed} passed: {budget} operations, {} messages, {} runs, {:.1?}",
-        chaos.next_msg,
+        chaos.truth.len(),
         chaos.runs,
         started.elapsed()
     );
@@ -791,6 +1270,13 @@ fn chaos_claude_code_transcripts() {
 fn chaos_codex_rollouts() {
     for seed in seeds() {
         run_chaos(Agent::Codex, seed, budget());
+    }
+}
+
+#[test]
+fn chaos_opencode_database() {
+    for seed in seeds() {
+        run_chaos(Agent::OpenCode, seed, budget());
     }
 }
 
@@ -913,4 +1399,40 @@ fn timestamps_are_rfc3339_and_ordered() {
     assert_eq!(ts(0), "2026-01-05T00:00:00.000Z");
     assert_eq!(ts(3_723_004), "2026-01-05T01:02:03.004Z");
     assert!(ts(999) < ts(1000));
+}
+
+/// Issue 16: OpenCode's database deleted and created again while followed (its rows written
+/// at earlier times than the old cursor, as a restored or copied database has them) is a new
+/// database: read from its start, with one warning. Before, the follower's open connection
+/// went on reading the deleted file and the new database was never read until a restart.
+#[test]
+fn an_opencode_database_replaced_while_followed_is_read_from_its_start() {
+    let mut chaos = Chaos::new(Agent::OpenCode, 1);
+    chaos.oc_turns(3, true);
+    chaos.start();
+    let arrived = |c: &Chaos| {
+        let got: HashSet<String> = c.usages().iter().filter_map(|r| c.key_of(r)).collect();
+        c.required().is_subset(&got)
+    };
+    assert!(poll_until(WAIT, || arrived(&chaos)), "{}", chaos.stderr());
+    let db = chaos.oc.as_mut().unwrap();
+    db.conn.take();
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", db.path.display()));
+    }
+    db.finished_in_db.clear();
+    db.clock -= 1_000_000;
+    db.create();
+    chaos.oc_turns(4, true);
+    assert_eq!(chaos.required().len(), 4);
+    assert!(poll_until(WAIT, || arrived(&chaos)), "{}", chaos.stderr());
+    let (status, _) = chaos.gt.take().unwrap().terminate();
+    assert!(status.success());
+    let stderr = chaos.stderr();
+    assert_eq!(
+        stderr.matches("was replaced by another database").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(chaos.usages().len(), 7, "{stderr}");
 }
