@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogBatch, LogExporter};
+use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
 
 use crate::health::HealthFile;
 
@@ -95,6 +96,7 @@ pub(crate) struct WarningLogExporter<E> {
 
 impl<E: LogExporter> LogExporter for WarningLogExporter<E> {
     async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        crate::health::dequeued("logs", batch.iter().count() as u64);
         self.warn.check(self.inner.export(batch).await)
     }
 
@@ -116,6 +118,7 @@ pub(crate) struct WarningSpanExporter<E> {
 
 impl<E: SpanExporter> SpanExporter for WarningSpanExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        crate::health::dequeued("traces", batch.len() as u64);
         self.warn.check(self.inner.export(batch).await)
     }
 
@@ -136,5 +139,56 @@ pub struct NoSpans;
 impl SpanExporter for NoSpans {
     async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
         Ok(())
+    }
+}
+
+/// A log processor that counts what enters it ([`crate::health::queued`]) before handing it on
+/// to the batch processor.
+#[derive(Debug)]
+pub(crate) struct CountingLogProcessor<P>(pub(crate) P);
+
+impl<P: LogProcessor> LogProcessor for CountingLogProcessor<P> {
+    fn emit(&self, data: &mut SdkLogRecord, instrumentation: &InstrumentationScope) {
+        crate::health::queued("logs");
+        self.0.emit(data, instrumentation);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
+}
+
+/// A span processor that counts the ended spans it hands on to the batch processor.
+#[derive(Debug)]
+pub(crate) struct CountingSpanProcessor<P>(pub(crate) P);
+
+impl<P: SpanProcessor> SpanProcessor for CountingSpanProcessor<P> {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        crate::health::queued("traces");
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
     }
 }

@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -84,7 +85,7 @@ const SIGNALS: [&str; 3] = ["metrics", "logs", "traces"];
 /// Every failure reason of [`failure_reason`].
 const FAILURE_REASONS: [&str; 5] = ["timeout", "http_4xx", "http_5xx", "unreachable", "other"];
 /// Every reason of [`dropped`].
-const DROP_REASONS: [&str; 3] = ["spool_full", "no_spool", "spool_error"];
+const DROP_REASONS: [&str; 4] = ["spool_full", "no_spool", "spool_error", "queue"];
 
 type Counts = BTreeMap<(&'static str, &'static str), u64>;
 
@@ -143,8 +144,51 @@ pub fn export_result(signal: &'static str, error: Option<&str>, health_file: Opt
     file.note(signal, now, error);
 }
 
+/// Log records and spans handed to the SDK's batch processors, and those the processors handed
+/// to the exporter (successfully or not): at shutdown, the difference is what the batch queue
+/// dropped (full) or still held when the shutdown bound ran out ([`settle_queues`]).
+static QUEUE: [(AtomicU64, AtomicU64); 2] = [
+    (AtomicU64::new(0), AtomicU64::new(0)),
+    (AtomicU64::new(0), AtomicU64::new(0)),
+];
+
+fn queue_of(signal: &str) -> Option<&'static (AtomicU64, AtomicU64)> {
+    match signal {
+        "logs" => Some(&QUEUE[0]),
+        "traces" => Some(&QUEUE[1]),
+        _ => None,
+    }
+}
+
+/// One record of `signal` entered its batch processor's queue.
+pub(crate) fn queued(signal: &str) {
+    if let Some((entered, _)) = queue_of(signal) {
+        entered.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `records` of `signal` left the queue for the exporter.
+pub(crate) fn dequeued(signal: &str, records: u64) {
+    if let Some((_, left)) = queue_of(signal) {
+        left.fetch_add(records, Ordering::Relaxed);
+    }
+}
+
+/// After the processors shut down: counts what entered a queue and never reached the exporter
+/// as dropped for reason `queue`.
+pub(crate) fn settle_queues() {
+    for signal in ["logs", "traces"] {
+        if let Some((entered, left)) = queue_of(signal) {
+            let lost = entered
+                .swap(0, Ordering::Relaxed)
+                .saturating_sub(left.swap(0, Ordering::Relaxed));
+            dropped(signal, "queue", lost);
+        }
+    }
+}
+
 /// Counts `records` of `signal` dropped for `reason` (`spool_full`, `no_spool`,
-/// `spool_error`).
+/// `spool_error`, `queue`).
 pub fn dropped(signal: &'static str, reason: &'static str, records: u64) {
     if records > 0 {
         with_tally(|t| *t.dropped.entry((signal, reason)).or_default() += records);

@@ -22,7 +22,8 @@ use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracer, SdkTracerProvider,
 use crate::config::Config;
 use crate::error::{InitError, ShutdownError};
 use crate::export::{
-    NoSpans, WarnOnce, WarningLogExporter, WarningMetricExporter, WarningSpanExporter,
+    CountingLogProcessor, CountingSpanProcessor, NoSpans, WarnOnce, WarningLogExporter,
+    WarningMetricExporter, WarningSpanExporter,
 };
 use crate::health::HealthFile;
 use crate::published::{Published, PublishedPoint, TICK_SCOPE};
@@ -184,26 +185,26 @@ impl Provider {
             .build();
         let logger_provider = SdkLoggerProvider::builder()
             .with_resource(resource.clone())
-            .with_log_processor(
+            .with_log_processor(CountingLogProcessor(
                 BatchLogProcessor::builder(WarningLogExporter {
                     inner: logs,
                     warn: WarnOnce::new("logs", logs_url, config.state_dir.as_deref()),
                 })
                 .build(),
-            )
+            ))
             .build();
         let tracer_provider = match (spans, &config.traces_url) {
             (Some(spans), Some(url)) => Some(
                 SdkTracerProvider::builder()
                     .with_resource(resource.clone())
                     .with_id_generator(RunIdGenerator::default())
-                    .with_span_processor(
+                    .with_span_processor(CountingSpanProcessor(
                         BatchSpanProcessor::builder(WarningSpanExporter {
                             inner: spans,
                             warn: WarnOnce::new("traces", url, config.state_dir.as_deref()),
                         })
                         .build(),
-                    )
+                    ))
                     .build(),
             ),
             _ => None,
@@ -324,6 +325,8 @@ impl Provider {
             move |t| t.shutdown_with_timeout(deadline),
             true,
         );
+        // What the batch queues dropped (full) or still held at the bound: known only now.
+        crate::health::settle_queues();
         if let Some(file) = &self.inner.health {
             crate::health::carry_over(file);
         }

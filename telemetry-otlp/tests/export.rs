@@ -335,3 +335,27 @@ fn an_unreadable_or_empty_certificate_file_is_an_init_error() {
         );
     }
 }
+
+#[test]
+fn log_records_the_batch_queue_drops_are_counted_as_dropped_for_reason_queue() {
+    // The backend never answers: the first batch (512 records) blocks the exporter, the queue
+    // (2,048) fills, the rest is dropped by the SDK, and what is queued at the shutdown bound
+    // never leaves. No spool state directory: nothing else can take them.
+    let receiver = Receiver::start_with(Mode::Hang).unwrap();
+    let provider = provider_for(&receiver, &[]);
+    let logger = provider.logger();
+    for _ in 0..3_000 {
+        let mut record = logger.create_log_record();
+        record.set_body(AnyValue::from("burst"));
+        logger.emit(record);
+    }
+    let _ = provider.shutdown(Duration::from_millis(500));
+    let queue: u64 = telemetry_core::health::observe_dropped()
+        .into_iter()
+        .filter(|((signal, reason), _)| *signal == "logs" && *reason == "queue")
+        .map(|(_, n)| n)
+        .sum();
+    // At least what could not even enter the queue; at most what was emitted (plus the record
+    // another test of this binary may have left in a hanging queue).
+    assert!((3_000 - 512 - 2_048..=3_010).contains(&queue), "{queue}");
+}
