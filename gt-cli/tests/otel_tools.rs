@@ -168,3 +168,22 @@ fn credentials_in_urls_are_redacted_in_doctor_and_in_export_warnings() {
         "{stderr}"
     );
 }
+
+#[test]
+fn doctor_names_the_directory_of_a_file_url_and_whether_it_is_writable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/", dir.path().display());
+    let (ok, stdout, _) = doctor(&url);
+    assert!(ok, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "logs: {url} (from GT_OTEL_LOGS_URL): writes OTLP JSON Lines files to {}",
+            dir.path().display()
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("UNREACHABLE"), "{stdout}");
+    let (ok, stdout, _) = doctor("file:///proc/no-such-dir/");
+    assert!(!ok, "an unwritable directory is unhealthy: {stdout}");
+    assert!(stdout.contains("NOT WRITABLE"), "{stdout}");
+}

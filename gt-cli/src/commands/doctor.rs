@@ -76,6 +76,19 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
             }
             None => format!("default; {} unset", vars[0]),
         };
+        if let Some(dir) = telemetry_core::config::file_url_dir(url) {
+            // Offline mode: nothing to reach; say where the files go and whether they can.
+            let writable = std::fs::create_dir_all(&dir).is_ok() && tempfile_in(&dir).is_ok();
+            if !writable {
+                healthy = false;
+            }
+            println!(
+                "{signal}: {shown} ({source}): writes OTLP JSON Lines files to {}{}",
+                dir.display(),
+                if writable { "" } else { ": NOT WRITABLE" }
+            );
+            continue;
+        }
         match transport.probe(url, &config.headers) {
             Ok(seen) if seen.accepted() => {
                 println!(
@@ -235,4 +248,11 @@ fn telemetry_health(config: &Config) {
             if failing { ": FAILING" } else { "" }
         );
     }
+}
+
+/// Creates and removes a file in `dir`: whether gt can write there.
+fn tempfile_in(dir: &std::path::Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".gt-doctor-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(probe)
 }
