@@ -333,3 +333,46 @@ fn phoenix_stores_the_session_as_one_trace_rooted_at_gt_session() {
             .any(|t| Some(t.span_id.as_str()) == tool.parent_id.as_deref())
     );
 }
+
+#[test]
+fn a_session_starts_and_stops_with_telemetry_off() {
+    let tmux = TmuxServer::start("base");
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("agent.env");
+    let agent = dir.path().join("agent.sh");
+    std::fs::write(
+        &agent,
+        format!("env > '{}'\nsleep 600\n", env_file.display()),
+    )
+    .unwrap();
+    let session = "gt-offline-Toast";
+    let with_env = |cmd: &mut std::process::Command| {
+        cmd.env("TMUX", tmux.tmux_env())
+            .env("HOME", dir.path())
+            .env("GT_STATE_DIR", dir.path().join("state"));
+    };
+    let mut start = gt();
+    with_env(&mut start);
+    start
+        .args(["session", "start", "--role", "gastown/crew/max"])
+        .args(["--session", session, "--work-dir"])
+        .arg(dir.path())
+        .args(["--", "sh"])
+        .arg(&agent);
+    let out = run_ok(&mut start);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(session));
+    assert!(wait_for_file(&env_file), "the agent did not start");
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(env.contains("GT_ROLE=gastown/crew/max"), "{env}");
+    assert!(env.contains("GT_CREW=max"), "{env}");
+    assert!(env.contains("GT_RUN="), "{env}");
+    assert!(
+        !env.contains("CLAUDE_CODE_ENABLE_TELEMETRY"),
+        "telemetry is off: {env}"
+    );
+    let mut stop = gt();
+    with_env(&mut stop);
+    stop.args(["session", "stop", "--session", session]);
+    run_ok(&mut stop);
+    assert!(!tmux_has(&tmux, session));
+}
