@@ -238,8 +238,22 @@ impl Totals {
     /// were dropped (store full).
     pub fn contribute(&mut self, contributions: &[Contribution], now_ns: u64) -> usize {
         let mut dropped = 0;
-        for c in contributions {
-            let found = self.series.iter().position(|s| s.id == c.id);
+        // Indices only, as in `merge`: the map borrows the series.
+        let index: HashMap<&SeriesId, usize> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&s.id, i))
+            .collect();
+        let plan: Vec<Option<usize>> = contributions
+            .iter()
+            .map(|c| index.get(&c.id).copied())
+            .collect();
+        drop(index);
+        // Series this call creates, for a second contribution to the same one.
+        let mut created: HashMap<&SeriesId, usize> = HashMap::new();
+        for (c, planned) in contributions.iter().zip(plan) {
+            let found = planned.or_else(|| created.get(&c.id).copied());
             let i = match found {
                 Some(i) => i,
                 None if self.series.len() >= MAX_SERIES => {
@@ -254,6 +268,7 @@ impl Totals {
                         value: zero_like(&c.total),
                         contributions: BTreeMap::new(),
                     });
+                    created.insert(&c.id, self.series.len() - 1);
                     self.series.len() - 1
                 }
             };

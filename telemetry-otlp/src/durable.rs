@@ -153,8 +153,8 @@ impl DurableMetricExporter {
                             advanced.dropped
                         ));
                     }
-                    let changed = self.changed(&advanced.totals, &durable, &contributions);
-                    published = self.unsent(&advanced.totals, &contributions);
+                    let (changed, sent) = self.select(&advanced.totals, &durable, &contributions);
+                    published = sent;
                     out.extend(encode(
                         &advanced.totals.instance_id,
                         &advanced.totals,
@@ -241,41 +241,33 @@ impl DurableMetricExporter {
         out
     }
 
-    /// The series to send: every one this process's increments touched, and every published
-    /// one whose point this process has not yet sent successfully.
-    fn changed<'a>(
+    /// The series to send — every one this process's increments touched, and every published
+    /// one whose point this process has not yet sent successfully — and the published series'
+    /// points in this request, to remember once it was accepted. One lookup per contribution.
+    fn select<'a>(
         &self,
         totals: &Totals,
         durable: &'a [Increment],
         contributions: &'a [Contribution],
-    ) -> HashSet<&'a SeriesId> {
+    ) -> (HashSet<&'a SeriesId>, Vec<(SeriesId, u64)>) {
+        let times: HashMap<&SeriesId, u64> =
+            totals.series.iter().map(|s| (&s.id, s.time_ns)).collect();
         let sent = self
             .sent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut changed: HashSet<&SeriesId> = durable.iter().map(|i| &i.id).collect();
+        let mut published = Vec::with_capacity(contributions.len());
         for c in contributions {
-            let time = totals
-                .series
-                .iter()
-                .find(|s| s.id == c.id)
-                .map(|s| s.time_ns);
-            if time.is_some_and(|t| sent.get(&c.id).is_none_or(|at| *at < t)) {
+            let Some(&time) = times.get(&c.id) else {
+                continue;
+            };
+            if sent.get(&c.id).is_none_or(|at| *at < time) {
                 changed.insert(&c.id);
             }
+            published.push((c.id.clone(), time));
         }
-        changed
-    }
-
-    /// The published series' points in this request, to remember once it was accepted.
-    fn unsent(&self, totals: &Totals, contributions: &[Contribution]) -> Vec<(SeriesId, u64)> {
-        contributions
-            .iter()
-            .filter_map(|c| {
-                let s = totals.series.iter().find(|s| s.id == c.id)?;
-                Some((s.id.clone(), s.time_ns))
-            })
-            .collect()
+        (changed, published)
     }
 }
 
