@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use support::backends::{self, poll, run_tag};
 use support::promql::{
-    Labels, Series, check, grafana_expr, panel_queries, promtool_check_and_test,
+    Labels, Series, check, check_panels, panel_queries, promtool_check_and_test,
     seconds_since_epoch, vmalert_alerts, vmalert_rules, vmalert_with_short_for,
 };
 
@@ -240,19 +240,17 @@ fn every_town_health_panel_and_alert_gives_the_loaded_numbers_and_vmalert_fires(
 
     let text = std::fs::read_to_string(repo().join("docs/dashboards/town-health.json")).unwrap();
     let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut expected = expected_panels();
-    for (title, _, expr) in panel_queries(&dashboard) {
-        let Some(want) = expected.remove(&title) else {
-            failures.push(format!("{title:?}: no expected value in this test"));
-            continue;
-        };
-        if let Err(e) = check(&vm.url, &grafana_expr(&expr), at, &want, until) {
-            failures.push(format!("{title:?}: {e}"));
-        }
-    }
-    for title in expected.keys() {
-        failures.push(format!("{title:?}: expected, but no such panel"));
-    }
+    let queries = panel_queries(&dashboard)
+        .into_iter()
+        .map(|(title, _, expr)| (title, expr));
+    check_panels(
+        &vm.url,
+        queries,
+        expected_panels(),
+        at,
+        until,
+        &mut failures,
+    );
 
     let rules_file = repo().join("docs/alerts/town-health.rules.yml");
     let (vmalert, _short_dir) = vmalert_with_short_for(&rules_file, &vm.url);

@@ -121,6 +121,31 @@ pub(crate) fn check(
 }
 
 /// vmalert's alerts as its API returns them (empty when it does not answer).
+/// Checks each panel query `(key, expr)` against its expected series in `expected` (removed as
+/// found), pushing one failure line per query whose result differs or that has no expected
+/// value, and per expected key with no query left.
+pub(crate) fn check_panels<K: Ord + std::fmt::Debug>(
+    vm: &str,
+    queries: impl IntoIterator<Item = (K, String)>,
+    mut expected: BTreeMap<K, Series>,
+    time: f64,
+    until: Instant,
+    failures: &mut Vec<String>,
+) {
+    for (key, expr) in queries {
+        let Some(want) = expected.remove(&key) else {
+            failures.push(format!("{key:?}: no expected value in this test"));
+            continue;
+        };
+        if let Err(e) = check(vm, &grafana_expr(&expr), time, &want, until) {
+            failures.push(format!("{key:?}: {e}"));
+        }
+    }
+    for key in expected.keys() {
+        failures.push(format!("{key:?}: expected, but no such panel query"));
+    }
+}
+
 pub(crate) fn vmalert_alert_list(vmalert: &str) -> Vec<serde_json::Value> {
     let body = curl(&format!("{vmalert}/api/v1/alerts"), &[]);
     let mut json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
